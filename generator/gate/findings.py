@@ -1,0 +1,157 @@
+"""The one result model every engine returns and every reporter reads."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import IntEnum
+from typing import Any
+
+
+class Severity(IntEnum):
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+    @classmethod
+    def parse(cls, value: str) -> "Severity":
+        try:
+            return cls[str(value).strip().upper()]
+        except KeyError:
+            raise ValueError(f"unknown severity {value!r}; use one of LOW, MEDIUM, HIGH, CRITICAL") from None
+
+
+@dataclass(frozen=True, order=True)
+class Resource:
+    api_version: str = ""
+    kind: str = ""
+    namespace: str = ""
+    name: str = ""
+
+    @classmethod
+    def of(cls, obj: Any) -> "Resource":
+        if not isinstance(obj, dict):
+            return cls()
+        meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        return cls(
+            str(obj.get("apiVersion") or ""),
+            str(obj.get("kind") or ""),
+            str(meta.get("namespace") or ""),
+            str(meta.get("name") or ""),
+        )
+
+    def display(self) -> str:
+        ns = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind}/{ns}{self.name}" if self.kind else "(unknown resource)"
+
+    def to_json(self) -> dict:
+        return {"apiVersion": self.api_version, "kind": self.kind, "namespace": self.namespace, "name": self.name}
+
+
+@dataclass(frozen=True, order=True)
+class SourceRef:
+    """Where in services/ or environments/ a rendered resource came from."""
+
+    file: str
+    line: int
+
+    def to_json(self) -> dict:
+        return {"file": self.file, "line": self.line}
+
+
+@dataclass(frozen=True)
+class WaiverRef:
+    reason: str
+    owner: str
+    expires: str
+
+    def to_json(self) -> dict:
+        return {"reason": self.reason, "owner": self.owner, "expires": self.expires}
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule_id: str
+    title: str
+    severity: Severity
+    message: str
+    engine: str  # schema | regorus | opa | opa-server | trivy | drydock
+    resource: Resource = field(default_factory=Resource)
+    file: str | None = None
+    line: int | None = None
+    source: SourceRef | None = None
+    waived: WaiverRef | None = None
+    related_ids: tuple[str, ...] = ()  # ids of the same defect reported by other engines
+    fix: str = ""
+    url: str = ""
+
+    def sort_key(self) -> tuple:
+        return (self.file or "", self.line or 0, self.resource, -int(self.severity), self.rule_id, self.message)
+
+    def with_waiver(self, waiver: WaiverRef) -> "Finding":
+        return replace(self, waived=waiver)
+
+    def to_json(self) -> dict:
+        return {
+            "rule_id": self.rule_id,
+            "title": self.title,
+            "severity": self.severity.name,
+            "message": self.message,
+            "engine": self.engine,
+            "resource": self.resource.to_json(),
+            "file": self.file,
+            "line": self.line,
+            "source": self.source.to_json() if self.source else None,
+            "waived": self.waived.to_json() if self.waived else None,
+            "related_ids": list(self.related_ids),
+            "fix": self.fix,
+            "url": self.url,
+        }
+
+
+@dataclass(frozen=True)
+class Document:
+    """One Kubernetes object to gate: where it lives and what it is."""
+
+    file: str  # path shown to users (relative to the repo when possible)
+    line: int  # first line of the document in that file (1-based)
+    obj: dict
+    source: SourceRef | None = None
+    text: str | None = None  # exact YAML text when known (rendered output, read files)
+
+    @property
+    def resource(self) -> Resource:
+        return Resource.of(self.obj)
+
+
+@dataclass
+class Report:
+    findings: list[Finding]
+    threshold: Severity
+    resources: int
+    cached: int = 0  # documents whose per-document results came from the cache
+    skipped: list[str] = field(default_factory=list)  # e.g. schema: unknown kinds
+
+    def blocking(self) -> list[Finding]:
+        return [f for f in self.findings if f.waived is None and f.severity >= self.threshold]
+
+    def summary(self) -> dict:
+        by_sev = {s.name: 0 for s in sorted(Severity, reverse=True)}
+        for f in self.findings:
+            if f.waived is None:
+                by_sev[f.severity.name] += 1
+        return {
+            "by_severity": by_sev,
+            "blocking": len(self.blocking()),
+            "waived": sum(1 for f in self.findings if f.waived is not None),
+            "resources": self.resources,
+            "threshold": self.threshold.name,
+            "cached": self.cached,
+            "skipped": len(self.skipped),
+        }
+
+    def to_json(self) -> dict:
+        return {
+            "version": 1,
+            "findings": [f.to_json() for f in sorted(self.findings, key=Finding.sort_key)],
+            "summary": self.summary(),
+        }
