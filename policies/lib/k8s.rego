@@ -1,0 +1,87 @@
+# Shared helpers: find pod specs and containers in every pod-bearing kind.
+package drydock.lib.k8s
+
+import rego.v1
+
+# Kinds whose pod template lives at spec.template.
+template_kinds := {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "ReplicationController"}
+
+# Kinds that run a fixed number of replicas (spec.replicas, default 1).
+scalable_kinds := {"Deployment", "StatefulSet", "ReplicaSet", "Rollout"}
+
+# Kinds that run to completion: no liveness/readiness probes expected.
+batch_kinds := {"Job", "CronJob"}
+
+container_lists := ["initContainers", "containers", "ephemeralContainers"]
+
+is_rollout(obj) if {
+	obj.kind == "Rollout"
+	startswith(obj.apiVersion, "argoproj.io/")
+}
+
+# pod_spec(obj) is the pod spec of a pod-bearing object (undefined otherwise).
+pod_spec(obj) := obj.spec if obj.kind == "Pod"
+
+pod_spec(obj) := obj.spec.template.spec if obj.kind in template_kinds
+
+pod_spec(obj) := obj.spec.template.spec if is_rollout(obj)
+
+pod_spec(obj) := obj.spec.jobTemplate.spec.template.spec if obj.kind == "CronJob"
+
+# pod_meta(obj) is the metadata of the pods the object creates.
+pod_meta(obj) := object.get(obj, "metadata", {}) if obj.kind == "Pod"
+
+pod_meta(obj) := object.get(obj.spec.template, "metadata", {}) if obj.kind in template_kinds
+
+pod_meta(obj) := object.get(obj.spec.template, "metadata", {}) if is_rollout(obj)
+
+pod_meta(obj) := object.get(obj.spec.jobTemplate.spec.template, "metadata", {}) if obj.kind == "CronJob"
+
+# pods[i]: every pod-bearing document, keyed by its index in input.documents.
+pods[i] := p if {
+	some i, d in input.documents
+	spec := pod_spec(d.object)
+	p := {"obj": d.object, "spec": spec, "meta": pod_meta(d.object)}
+}
+
+# containers(spec): every container of a pod spec with the list it sits in.
+containers(spec) := [{"container": c, "list": l} |
+	some l in container_lists
+	some c in object.get(spec, l, [])
+]
+
+# app_containers(spec): regular containers and init containers (ephemeral
+# debug containers cannot set resources or probes).
+app_containers(spec) := [e | some e in containers(spec); e.list != "ephemeralContainers"]
+
+list_label := {"containers": "container", "initContainers": "init container", "ephemeralContainers": "ephemeral container"}
+
+# describe(e): `container "app"` / `init container "migrate"`.
+describe(e) := sprintf("%s \"%s\"", [list_label[e.list], object.get(e.container, "name", "<unnamed>")])
+
+name(obj) := object.get(obj, ["metadata", "name"], "<unnamed>")
+
+namespace(obj) := object.get(obj, ["metadata", "namespace"], "default")
+
+labels(obj) := object.get(obj, ["metadata", "labels"], {})
+
+annotations(obj) := object.get(obj, ["metadata", "annotations"], {})
+
+# display(obj): Kind/namespace/name for messages.
+display(obj) := sprintf("%s/%s/%s", [object.get(obj, "kind", "<no kind>"), namespace(obj), name(obj)])
+
+# Effective securityContext value of a container: the container's own
+# setting wins over the pod's.
+effective(spec, container, key) := container.securityContext[key]
+
+effective(spec, container, key) := spec.securityContext[key] if {
+	not has_key(object.get(container, "securityContext", {}), key)
+}
+
+has_key(obj, key) if _ = obj[key]
+
+# Replica count of a scalable workload (default 1).
+replicas(obj) := object.get(obj, ["spec", "replicas"], 1)
+
+# docs_of_kind(kind)[i]: documents of one kind.
+docs_of_kind(kind) := {i: d.object | some i; d := input.documents[i]; d.object.kind == kind}
