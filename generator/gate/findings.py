@@ -130,9 +130,22 @@ class Report:
     resources: int
     cached: int = 0  # documents whose per-document results came from the cache
     skipped: list[str] = field(default_factory=list)  # e.g. schema: unknown kinds
+    combined_blocking: list[Finding] | None = None  # set by combine(): each env kept its own threshold
 
     def blocking(self) -> list[Finding]:
+        if self.combined_blocking is not None:
+            return self.combined_blocking
         return [f for f in self.findings if f.waived is None and f.severity >= self.threshold]
+
+    @classmethod
+    def combine(cls, reports: "list[Report]") -> "Report":
+        """One report over several environments, each finding judged by its own env's threshold."""
+        if len(reports) == 1:
+            return reports[0]
+        findings = sorted((f for r in reports for f in r.findings), key=Finding.sort_key)
+        blocking = [f for r in reports for f in r.blocking()]
+        return cls(findings, min(r.threshold for r in reports), sum(r.resources for r in reports),
+                   sum(r.cached for r in reports), sorted({s for r in reports for s in r.skipped}), blocking)
 
     def summary(self) -> dict:
         by_sev = {s.name: 0 for s in sorted(Severity, reverse=True)}

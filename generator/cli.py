@@ -1,0 +1,364 @@
+"""drydock's command line: parse arguments, call the library, print, exit.
+
+Exit codes: 0 success, 1 a gate blocked / the render is stale / findings,
+2 bad input or an engine that could not run. Exit 2 never shows a traceback
+unless --debug is given.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from .errors import DrydockError
+
+ENGINE_CHOICES = ("regorus", "opa", "opa-server")
+FORMATS = ("text", "json", "sarif", "junit", "github")
+
+
+class State:
+    def __init__(self, verbosity: int, color: str, debug: bool, repo: Path):
+        self.verbosity, self.debug, self.repo = verbosity, debug, repo
+        self.color = color == "always" or (color == "auto" and sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
+
+    def progress(self, msg: str) -> None:
+        if self.verbosity > 0:
+            click.echo(f"drydock: {msg}", err=True)
+
+    def info(self, msg: str) -> None:
+        if self.verbosity >= 0:
+            click.echo(msg, err=True)
+
+    def warn(self, msg: str) -> None:
+        if self.verbosity >= 0:
+            click.echo(f"warning: {msg}", err=True)
+
+
+def _print_error(exc: DrydockError) -> None:
+    for p in exc.problems:
+        click.echo(f"error: {p.render()}", err=True)
+        if p.hint:
+            click.echo(f"  fix: {p.hint}", err=True)
+    if len(exc.problems) > 1:
+        click.echo(f"{len(exc.problems)} errors", err=True)
+
+
+GLOBAL_FLAGS = {"-v", "-vv", "-vvv", "--verbose", "-q", "--quiet", "--debug"}
+
+
+def _hoist_global_flags(argv: list[str]) -> list[str]:
+    """Let -v/-q/--debug stand anywhere (`drydock synth --all -v`), as users type them."""
+    if "--" in argv:
+        return argv
+    flags = [a for a in argv if a in GLOBAL_FLAGS]
+    return flags + [a for a in argv if a not in GLOBAL_FLAGS]
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = _hoist_global_flags(list(sys.argv[1:] if argv is None else argv))
+    debug = "--debug" in argv
+    try:
+        rc = cli.main(args=argv, prog_name="drydock", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("error: interrupted", err=True)
+        rc = 130
+    except click.ClickException as exc:
+        exc.show()
+        rc = 2
+    except DrydockError as exc:
+        if debug:
+            traceback.print_exc()
+        _print_error(exc)
+        rc = exc.exit_code
+    except Exception as exc:  # a bug in drydock: say so briefly, details with --debug
+        if debug:
+            traceback.print_exc()
+        click.echo(f"error: internal error: {type(exc).__name__}: {exc}", err=True)
+        click.echo("  fix: this is a drydock bug; rerun with --debug and report the traceback", err=True)
+        rc = 2
+    sys.exit(rc or 0)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("-v", "--verbose", count=True, help="Show progress (repeat for more).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors and the report.")
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True)
+@click.option("--debug", is_flag=True, help="Show tracebacks (for bug reports).")
+@click.option("-C", "--repo", type=click.Path(file_okay=False, path_type=Path), default=".",
+              help="Run as if started in this folder (the repo with services/ and environments/).")
+@click.version_option(package_name="drydock")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: bool, color: str, debug: bool, repo: Path) -> None:
+    """drydock renders Kubernetes manifests from services/ and environments/ with cdk8s,
+    gates them (JSON Schema, Rego policies, Trivy) and writes rendered/<env>/ only when
+    every gate passes.
+
+    \b
+    Typical loop:
+      drydock synth --env dev --no-gate   # fast inner loop
+      drydock synth --all                 # render + gate + write every env
+      drydock synth --all --check         # CI: is rendered/ up to date?
+      drydock check rendered/prod --env prod
+      drydock diff --base origin/main     # PR review
+
+    Exit codes: 0 ok, 1 gate blocked or render stale, 2 bad input or engine error.
+    """
+    ctx.obj = State(-1 if quiet else verbose, color, debug, repo)
+
+
+def gate_options(f):
+    f = click.option("--engines", default="schema,policy,trivy", show_default=True,
+                     help="Comma-separated gates to run: schema, policy, trivy.")(f)
+    f = click.option("--engine", type=click.Choice(ENGINE_CHOICES), default="regorus", show_default=True,
+                     help="Rego engine: embedded regorus, the opa CLI, or an OPA server.")(f)
+    f = click.option("--opa-url", metavar="URL", help="OPA server URL for --engine opa-server (e.g. http://127.0.0.1:8181).")(f)
+    f = click.option("--policy", "policy_dirs", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+                     help="Extra policy folder (repeatable); policies/ is always used.")(f)
+    f = click.option("--waivers", "waivers_file", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Waiver file (default: waivers.yaml when present).")(f)
+    f = click.option("--threshold", type=click.Choice(["LOW", "MEDIUM", "HIGH", "CRITICAL"], case_sensitive=False),
+                     help="Block at this severity and above (default: from the environment file; HIGH without one).")(f)
+    f = click.option("--no-cache", is_flag=True, help="Do not read or write the result cache.")(f)
+    f = click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="Result cache folder (default: .drydock/cache).")(f)
+    f = click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+                     help="Report format.")(f)
+    f = click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Write the report to this file instead of stdout.")(f)
+    return f
+
+
+def _gate_opts(state: State, engines: str, engine: str, opa_url: str | None, policy_dirs, waivers_file,
+               threshold: str | None, no_cache: bool, cache_dir: Path | None):
+    from .gate.findings import Severity
+    from .gate.runner import ALL_ENGINES
+    from .pipeline import GateOptions
+
+    chosen = tuple(e.strip() for e in engines.split(",") if e.strip())
+    unknown = [e for e in chosen if e not in ALL_ENGINES]
+    if unknown or not chosen:
+        raise DrydockError(f"unknown engine(s) in --engines: {', '.join(unknown) or '(none)'}",
+                           hint=f"use a comma-separated subset of: {', '.join(ALL_ENGINES)}")
+    if engine == "opa-server" and not opa_url:
+        raise DrydockError("--engine opa-server needs --opa-url", hint="e.g. --opa-url http://127.0.0.1:8181")
+    cache = None if no_cache else (cache_dir or state.repo / ".drydock" / "cache")
+    return GateOptions(engines=chosen, engine=engine, opa_url=opa_url, policy_dirs=tuple(policy_dirs),
+                       waivers_file=waivers_file, cache_dir=cache,
+                       threshold=Severity.parse(threshold) if threshold else None)
+
+
+def _emit_report(state: State, report, fmt: str, output: Path | None) -> None:
+    from .gate.reporters import render_report
+
+    text = render_report(report, fmt, color=state.color and output is None and fmt == "text")
+    if output:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text)
+        state.info(f"report written to {output}")
+    elif fmt != "text" or state.verbosity >= 0 or report.findings:
+        click.echo(text, nl=not text.endswith("\n"))
+
+
+@cli.command()
+@click.option("--env", "envs", multiple=True, metavar="ENV", help="Environment to render (repeatable).")
+@click.option("--all", "all_envs", is_flag=True, help="Render every environment in environments/.")
+@click.option("--check", is_flag=True, help="Do not write: exit 1 if rendered/ differs from a fresh render.")
+@click.option("--no-gate", is_flag=True, help="Skip the gates (fast inner loop). Never use in CI.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Write here instead of rendered/.")
+@gate_options
+@click.pass_obj
+def synth(state: State, envs, all_envs, check, no_gate, out, fmt, output, **gate_kw) -> None:
+    """Render, gate, then write rendered/ENV atomically.
+
+    A render that any gate blocks writes nothing (exit 1). --check compares a
+    fresh render with the committed tree and lists stale, missing and extra
+    files (exit 1 when anything differs).
+
+    \b
+    Examples:
+      drydock synth --env prod
+      drydock synth --all --check
+      drydock synth --env dev --no-gate --out /tmp/render
+    """
+    from .gate.findings import Report
+    from .pipeline import synth as run_synth
+
+    if not envs and not all_envs:
+        raise DrydockError("say which environments to render", hint="use --env ENV (repeatable) or --all")
+    if envs and all_envs:
+        raise DrydockError("--env and --all together are ambiguous", hint="use one of them")
+    opts = _gate_opts(state, **gate_kw)
+    result = run_synth(state.repo, None if all_envs else list(envs), gate=not no_gate, check=check, out=out,
+                       opts=opts, progress=state.progress, warn=state.warn)
+    if check:
+        stale = False
+        for env, s in result.staleness.items():
+            for label, paths in (("stale", s.stale), ("missing", s.missing), ("extra", s.extra)):
+                for p in paths:
+                    click.echo(f"{label}: {(out or Path('rendered')) / env / p}")
+                    stale = True
+        if stale:
+            click.echo("error: rendered/ is out of date with services/ and environments/", err=True)
+            click.echo("  fix: run `drydock synth --all` and commit rendered/", err=True)
+            sys.exit(1)
+        state.info(f"rendered/ is up to date ({', '.join(result.staleness)})")
+        return
+    if result.reports:
+        _emit_report(state, Report.combine(list(result.reports.values())), fmt, output)
+    if result.blocked:
+        click.echo("error: the gate blocked the render; nothing was written", err=True)
+        click.echo("  fix: fix the blocking findings above (each says how), or waive one in waivers.yaml", err=True)
+        sys.exit(1)
+    files = sum(len(result.rendered[e].files) for e in result.written)
+    state.info(f"wrote {files} files for {', '.join(result.written)} to {out or 'rendered'}/")
+
+
+@cli.command()
+@click.argument("paths", nargs=-1)
+@click.option("--env", metavar="ENV", help="Use this environment's threshold, registries and rules settings.")
+@gate_options
+@click.pass_obj
+def check(state: State, paths, env, fmt, output, **gate_kw) -> None:
+    """Run the policy, Trivy and schema gates on any manifests.
+
+    PATHS are files, folders (searched for *.yaml/*.yml) or - for stdin;
+    default rendered/. Without --env, findings of HIGH and above block.
+
+    \b
+    Examples:
+      drydock check rendered/prod --env prod
+      drydock check deploy.yaml --engines policy --format sarif -o drydock.sarif
+      kubectl get deploy -o yaml | drydock check -
+    """
+    from .pipeline import check_paths
+
+    opts = _gate_opts(state, **gate_kw)
+    report = check_paths(state.repo, list(paths) or [str(state.repo / "rendered")], env, opts,
+                         progress=state.progress, warn=state.warn, stdin=sys.stdin)
+    _emit_report(state, report, fmt, output)
+    if report.blocking():
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1)
+@click.option("--strict-kinds", is_flag=True, help="Kinds without a schema are errors instead of skipped.")
+@click.option("--validator", type=click.Choice(["builtin", "kubeconform"]), default="builtin", show_default=True,
+              help="kubeconform must be on PATH to use it.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+def validate(state: State, paths, strict_kinds, validator, fmt, output) -> None:
+    """Validate manifests against the vendored Kubernetes and CRD JSON Schemas.
+
+    PATHS default to rendered/. Unknown fields are errors (strict schemas).
+
+    \b
+    Examples:
+      drydock validate
+      drydock validate rendered/prod --strict-kinds
+    """
+    from .gate.engines.schema import validate_documents
+    from .gate.findings import Report, Severity
+    from .yamlio import read_manifests
+
+    docs = read_manifests(list(paths) or [str(state.repo / "rendered")], stdin=sys.stdin)
+    findings, skipped = validate_documents(docs, strict_kinds=strict_kinds, validator=validator)
+    report = Report(findings, Severity.LOW, len(docs), skipped=list(skipped))
+    for s in skipped:
+        state.info(f"skipped: {s}")
+    _emit_report(state, report, fmt, output)
+    if findings:
+        sys.exit(1)
+    state.info(f"{len(docs)} documents valid")
+
+
+@cli.command()
+@click.option("--policy", "policy_dirs", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_obj
+def rules(state: State, policy_dirs, fmt) -> None:
+    """List the policy rules: id, severity, title."""
+    import json
+
+    from .gate.engines.rego import load_policies
+    from .pipeline import repo_policy_dirs
+
+    bundle = load_policies(repo_policy_dirs(state.repo, policy_dirs))
+    items = sorted(bundle.rules, key=lambda r: r.id)
+    if fmt == "json":
+        click.echo(json.dumps([{"id": r.id, "severity": r.severity.name, "title": r.title, "file": str(r.file)}
+                               for r in items], indent=2))
+        return
+    width = max((len(r.id) for r in items), default=10)
+    for r in items:
+        click.echo(f"{r.id:<{width}}  {r.severity.name:<8}  {r.title}")
+    state.info(f"{len(items)} rules")
+
+
+@cli.command()
+@click.argument("rule_id")
+@click.option("--policy", "policy_dirs", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.pass_obj
+def explain(state: State, rule_id, policy_dirs) -> None:
+    """Show one rule's rationale and how to fix what it finds."""
+    from .gate.engines.rego import load_policies
+    from .pipeline import repo_policy_dirs
+
+    bundle = load_policies(repo_policy_dirs(state.repo, policy_dirs))
+    match = [r for r in bundle.rules if r.id.lower() == rule_id.lower()]
+    if not match:
+        close = sorted(r.id for r in bundle.rules if r.id.split("-")[:2] == rule_id.upper().split("-")[:2])[:5]
+        raise DrydockError(f"unknown rule id '{rule_id}'",
+                           hint=f"did you mean {', '.join(close)}?" if close else "run `drydock rules` to list them")
+    r = match[0]
+    click.echo(f"{r.id}  {r.severity.name}  {r.title}\n")
+    click.echo(f"{r.description}\n")
+    click.echo(f"Fix: {r.fix}")
+    if r.url:
+        click.echo(f"See: {r.url}")
+    if r.trivy_ids:
+        click.echo(f"Same defect in Trivy: {', '.join(r.trivy_ids)}")
+    click.echo(f"Policy: {r.file}")
+
+
+@cli.command("test-policies")
+@click.option("--policy", "policy_dirs", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.pass_obj
+def test_policies(state: State, policy_dirs) -> None:
+    """Run every *_test.rego under the embedded engine (like `opa test`)."""
+    from .gate.policy_tests import run_policy_tests
+    from .pipeline import repo_policy_dirs
+
+    results = run_policy_tests(repo_policy_dirs(state.repo, policy_dirs))
+    failed = [r for r in results if not r.passed]
+    for r in failed:
+        click.echo(f"FAIL {r.package}.{r.name}" + (f": {r.error}" if r.error else ""))
+    click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    if failed or not results:
+        sys.exit(1)
+
+
+@cli.group()
+def cache() -> None:
+    """Manage the gate result cache (.drydock/cache)."""
+
+
+@cache.command("clear")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.pass_obj
+def cache_clear(state: State, cache_dir) -> None:
+    """Delete the cache. Always safe: the next run recomputes everything."""
+    import shutil
+
+    path = cache_dir or state.repo / ".drydock" / "cache"
+    existed = path.exists()
+    shutil.rmtree(path, ignore_errors=True)
+    state.info(f"removed {path}" if existed else f"{path} did not exist")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Run the gates over one or more environments' documents and build one Report per env.
+
+Per-document engines (schema, Trivy) run once over the union of all documents,
+so `synth --all` pays Trivy's start-up once. The policy engine runs once per
+environment, because its input carries that environment's settings and its
+cross-resource rules look at one render as a whole.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable, Sequence
+
+from . import GateContext
+from .findings import Document, Finding, Report, Severity
+from .waivers import Waiver, apply_waivers, fold_duplicates
+
+ALL_ENGINES = ("schema", "policy", "trivy")
+
+
+def _gate(name: str):
+    if name == "schema":
+        from .engines.schema import SchemaGate
+        return SchemaGate()
+    if name == "policy":
+        from .engines.rego import PolicyGate
+        return PolicyGate()
+    if name == "trivy":
+        from .engines.trivy import TrivyGate
+        return TrivyGate()
+    raise ValueError(name)
+
+
+def known_rule_ids(policy_dirs: Sequence[Path]) -> set[str]:
+    from .engines.rego import load_policies
+    return {r.id for r in load_policies(policy_dirs).rules}
+
+
+def run_gates(
+    docs_by_env: dict[str | None, list[Document]],
+    contexts: dict[str | None, GateContext],
+    engines: Sequence[str] = ALL_ENGINES,
+    waivers: Sequence[Waiver] = (),
+    progress: Callable[[str], None] = lambda msg: None,
+    today: dt.date | None = None,
+) -> dict[str | None, Report]:
+    """Gate each env's documents; contexts[env] carries its threshold and policy settings."""
+    findings: dict[str | None, list[Finding]] = {env: [] for env in docs_by_env}
+    env_of_file = {d.file: env for env, docs in docs_by_env.items() for d in docs}
+    all_docs = [d for docs in docs_by_env.values() for d in docs]
+    first_ctx = next(iter(contexts.values()))
+    cached = 0
+    for name in ("schema", "trivy"):
+        if name not in engines:
+            continue
+        progress(f"{name}: {len(all_docs)} documents")
+        shared_ctx = replace(first_ctx, require_trivy=any(c.require_trivy for c in contexts.values()))
+        gate = _gate(name)
+        for f in gate.run(all_docs, shared_ctx):
+            findings[env_of_file.get(f.file, next(iter(findings)))].append(f)
+        cached += getattr(gate, "cache_hits", 0)
+    if "policy" in engines:
+        for env, docs in docs_by_env.items():
+            progress(f"policy: {env or 'manifests'} ({len(docs)} documents)")
+            findings[env] += _gate("policy").run(docs, contexts[env])
+    folded = {env: fold_duplicates(fs) for env, fs in findings.items()}
+    known = known_rule_ids(first_ctx.policy_dirs) if waivers else set()
+    waived = apply_waivers(folded, waivers, known, today)
+    return {
+        env: Report(sorted(fs, key=Finding.sort_key), contexts[env].threshold, len(docs_by_env[env]), cached)
+        for env, fs in waived.items()
+    }
+
+
+def default_threshold() -> Severity:
+    return Severity.HIGH

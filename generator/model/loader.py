@@ -1,0 +1,344 @@
+"""Load services/ and environments/: parse, schema-check, cross-check, freeze.
+
+All problems across all files are collected and raised together, so a user
+fixes everything in one round instead of one error per run.
+"""
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import jsonschema
+
+from ..errors import InputError, Problem
+from ..gate.findings import Severity, SourceRef
+from .types import Environment, Override, Platform, Port, Probe, SecretRef, Service
+from .yamlload import format_path, load_document, read_text
+
+DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+ADDON_DEFAULTS = {
+    # chart versions pinned here are the defaults; an environment may pin another.
+    "ingress-nginx": True, "cert-manager": True, "metrics-server": True, "kube-prometheus-stack": True,
+    "external-secrets": True, "sealed-secrets": True, "argo-rollouts": True, "vertical-pod-autoscaler": True,
+    "fluent-bit": True, "opentelemetry-collector": True, "jaeger": True,
+}
+
+
+@lru_cache(maxsize=None)
+def _validator(kind: str) -> jsonschema.Draft202012Validator:
+    text = resources.files("generator.schemas.inputs").joinpath(f"{kind}.schema.json").read_text()
+    return jsonschema.Draft202012Validator(json.loads(text))
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _schema_problems(data: Any, lines: dict, kind: str, display: str) -> list[Problem]:
+    problems = []
+    for err in sorted(_validator(kind).iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.message)):
+        path = tuple(err.absolute_path)
+        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            allowed = set(err.schema.get("properties", {}))
+            for extra in sorted(k for k in err.instance if k not in allowed):
+                line, col = lines.get(path + (extra,), lines.get(path, (None, None)))
+                hint = f"remove it; allowed keys here: {', '.join(sorted(allowed))}" if allowed else "remove it"
+                problems.append(Problem(f"unknown key '{extra}'", display, line, col, format_path(path + (extra,)), hint))
+            continue
+        line, col = lines.get(path, (None, None))
+        problems.append(Problem(_explain(err), display, line, col, format_path(path), _hint(err)))
+    return problems
+
+
+def _explain(err: jsonschema.ValidationError) -> str:
+    v, inst = err.validator, err.instance
+    if v == "type":
+        want = err.validator_value if isinstance(err.validator_value, str) else " or ".join(err.validator_value)
+        return f"expected {want}, got {type(inst).__name__} {json.dumps(inst)[:60]}"
+    if v == "required":
+        return err.message.replace("is a required property", "is required")
+    if v == "enum":
+        return f"{json.dumps(inst)[:60]} is not one of {', '.join(map(str, err.validator_value))}"
+    if v == "const":
+        return f"must be {json.dumps(err.validator_value)}, got {json.dumps(inst)[:60]}"
+    if v == "pattern":
+        return f"{json.dumps(inst)[:60]} has the wrong form"
+    if v in ("minimum", "maximum"):
+        return f"{inst} is out of range ({v} {err.validator_value})"
+    return err.message[:200]
+
+
+def _hint(err: jsonschema.ValidationError) -> str:
+    v = err.validator
+    if v == "pattern":
+        if err.schema.get("$ref", "").endswith("dnsLabel") or "a-z0-9]([-a-z0-9]*" in str(err.validator_value):
+            return "use lower-case letters, digits and '-', starting and ending with a letter or digit (DNS-1123)"
+        return f"it must match {err.validator_value}"
+    if v == "type":
+        return "write the value without quotes" if err.validator_value in ("integer", "number", "boolean") else "change the value's type"
+    if v == "enum":
+        return f"use one of: {', '.join(map(str, err.validator_value))}"
+    if v == "const":
+        return f"set it to {err.validator_value}"
+    if v == "required":
+        return "add the missing key"
+    return "see docs/inputs.md for the file format"
+
+
+def _read(path: Path, root: Path, kind: str) -> tuple[dict | None, dict, str, list[Problem]]:
+    display = _display(path, root)
+    try:
+        text = read_text(path, display)
+        data, lines = load_document(text, display)
+    except InputError as exc:
+        return None, {}, display, exc.problems
+    problems = _schema_problems(data, lines, kind, display)
+    if not problems and isinstance(data, dict):
+        stem = path.stem
+        if data["metadata"]["name"] != stem:
+            line, col = lines[("metadata", "name")]
+            problems.append(Problem(f"name '{data['metadata']['name']}' does not match the file name '{path.name}'",
+                                    display, line, col, "metadata.name",
+                                    f"rename the file to {data['metadata']['name']}{path.suffix} or change the name"))
+    return (None if problems else data), lines, display, problems
+
+
+def _dotted_lines(lines: dict) -> MappingProxyType:
+    return MappingProxyType({format_path(k): v[0] for k, v in lines.items() if k})
+
+
+def _build_service(d: dict, lines: dict, display: str) -> Service:
+    s = d["spec"]
+    ports = tuple(Port(p["name"], p["port"], p.get("protocol", "TCP")) for p in s["ports"])
+    probes = s.get("probes", {})
+    default_probe = {"path": "/healthz"}
+
+    def probe(p: dict | None) -> Probe | None:
+        return None if p is None else Probe(p["path"], p.get("port", ports[0].name))
+
+    dep = s.get("dependsOn", {})
+    db = s.get("database")
+    ing = s.get("ingress")
+    overrides = {
+        env: Override(o.get("replicas"), o.get("maxReplicas"), o.get("resources", {}).get("cpu"),
+                      o.get("resources", {}).get("memory"),
+                      MappingProxyType({k: _str(v) for k, v in sorted(o.get("config", {}).items())}))
+        for env, o in sorted(s.get("overrides", {}).items())
+    }
+    return Service(
+        name=d["metadata"]["name"], team=d["metadata"].get("team", "platform"),
+        description=d["metadata"].get("description", ""), component=s["component"], image=s["image"], ports=ports,
+        metrics_port=s.get("metrics", {}).get("port"), metrics_path=s.get("metrics", {}).get("path", "/metrics"),
+        liveness=probe(probes.get("liveness", default_probe)), readiness=probe(probes.get("readiness", default_probe)),
+        startup=probe(probes.get("startup")),
+        depends_on_services=tuple(dep.get("services", ())), datastores=tuple(dep.get("datastores", ())),
+        queues=tuple(dep.get("queues", ())),
+        database_engine=db["engine"] if db else None, database_name=db["name"] if db else None,
+        migrations=bool(db and db.get("migrations", False)),
+        config=MappingProxyType({k: _str(v) for k, v in sorted(s.get("config", {}).items())}),
+        secrets=tuple(SecretRef(x["env"], x["key"], x.get("property")) for x in s.get("secrets", ())),
+        ingress_host=ing["host"] if ing else None, ingress_path=ing.get("path", "/") if ing else "/",
+        ingress_public=ing.get("public", True) if ing else False, ingress_port=ing.get("port") if ing else None,
+        business_metrics=tuple(s.get("businessMetrics", ())), overrides=MappingProxyType(overrides),
+        source=SourceRef(display, lines[("metadata", "name")][0]), lines=_dotted_lines(lines),
+    )
+
+
+def _str(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def _build_environment(d: dict, lines: dict, display: str) -> Environment:
+    s = d["spec"]
+    a = s["autoscaling"]
+    argo = s.get("argocd", {})
+    rollout = s["rollout"]
+    addons = {name: MappingProxyType({"enabled": enabled}) for name, enabled in ADDON_DEFAULTS.items()}
+    for name, conf in s.get("addons", {}).items():
+        addons[name] = MappingProxyType({**addons.get(name, {"enabled": True}), **conf})
+    return Environment(
+        name=d["metadata"]["name"], description=d["metadata"].get("description", ""), namespace=s["namespace"],
+        domain=s["domain"], replicas=s["replicas"], cpu=s["resources"]["cpu"], memory=s["resources"]["memory"],
+        autoscaling=a["mode"], max_replicas=a.get("maxReplicas", max(s["replicas"] * 3, 3)),
+        target_cpu=a.get("targetCPUUtilization", 70), monitoring=s["monitoring"],
+        tracing_sample_rate=float(s.get("tracingSampleRate", 0.1)),
+        image_policy=s["images"]["policy"], registries=tuple(s["images"]["registries"]),
+        versions=MappingProxyType(dict(sorted(s["images"]["versions"].items()))),
+        rollout=rollout["strategy"], canary_steps=tuple(rollout.get("canarySteps", (10, 50, 100))),
+        pause_seconds=rollout.get("pauseSeconds", 300), datastores=s.get("datastores", "in-cluster"),
+        admin_allow_list=tuple(s.get("adminAllowList", ("10.0.0.0/8",))),
+        tls_issuer=s.get("tls", {}).get("issuer", "letsencrypt-staging"),
+        tls_email=s.get("tls", {}).get("email", "platform@example.com"),
+        threshold=Severity.parse(s["gate"]["threshold"]), require_trivy=s["gate"].get("requireTrivy", False),
+        allowed_service_types=tuple(s["gate"].get("allowedServiceTypes", ("ClusterIP", "ExternalName"))),
+        repo_url=argo.get("repoURL", "https://github.com/example/ecommerce-platform.git"),
+        target_revision=argo.get("targetRevision", "main"),
+        destination=argo.get("destination", "https://kubernetes.default.svc"),
+        project=argo.get("project", f"ecommerce-{d['metadata']['name']}"),
+        auto_sync=argo.get("autoSync", True), prune=argo.get("prune", True), self_heal=argo.get("selfHeal", True),
+        addons=MappingProxyType(dict(sorted(addons.items()))),
+        source=SourceRef(display, lines[("metadata", "name")][0]), lines=_dotted_lines(lines),
+    )
+
+
+def load_service(path: Path, root: Path | None = None) -> Service:
+    root = root or path.parent.parent
+    data, lines, display, problems = _read(path, root, "service")
+    if problems:
+        raise InputError(problems)
+    return _build_service(data, lines, display)
+
+
+def load_environment(path: Path, root: Path | None = None) -> Environment:
+    root = root or path.parent.parent
+    data, lines, display, problems = _read(path, root, "environment")
+    if problems:
+        raise InputError(problems)
+    return _build_environment(data, lines, display)
+
+
+def _input_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and not p.name.startswith("."))
+
+
+def load_project(root: Path) -> Platform:
+    """Load and cross-check every input under root; raise InputError with all problems."""
+    root = Path(root)
+    problems: list[Problem] = []
+    services: dict[str, Service] = {}
+    environments: dict[str, Environment] = {}
+    svc_files, env_files = _input_files(root / "services"), _input_files(root / "environments")
+    if not env_files:
+        raise InputError(f"no environment files in {root / 'environments'}", hint="create environments/<name>.yaml (see docs/inputs.md)")
+    if not svc_files:
+        raise InputError(f"no service files in {root / 'services'}", hint="create services/<name>.yaml (see docs/inputs.md)")
+    raw_services: dict[str, tuple[dict, dict, str]] = {}
+    broken: set[str] = set()  # files that failed to load still name a service: avoid follow-on errors
+    for path in svc_files:
+        data, lines, display, errs = _read(path, root, "service")
+        problems += errs
+        if data is None:
+            broken.add(path.stem)
+            continue
+        name = data["metadata"]["name"]
+        if name in raw_services:
+            problems.append(Problem(f"duplicate service name '{name}' (also in {raw_services[name][2]})", display,
+                                    lines[("metadata", "name")][0], field="metadata.name", hint="give each service a unique name"))
+            continue
+        raw_services[name] = (data, lines, display)
+    for path in env_files:
+        data, lines, display, errs = _read(path, root, "environment")
+        problems += errs
+        if data is not None:
+            environments[data["metadata"]["name"]] = _build_environment(data, lines, display)
+    for name, (data, lines, display) in raw_services.items():
+        problems += _check_service(data, lines, display, set(raw_services) | broken, set(environments) if environments else None)
+        services[name] = _build_service(data, lines, display)
+    for env in environments.values():
+        for svc in env.versions:
+            if svc != "default" and svc not in raw_services and svc not in broken:
+                line = env.lines.get(f"spec.images.versions.{svc}")
+                problems.append(Problem(f"image version for unknown service '{svc}'", env.source.file, line,
+                                        field=f"spec.images.versions.{svc}", hint="remove it or add services/" + svc + ".yaml"))
+        if env.image_policy == "digest":
+            for svc in sorted(raw_services):
+                version = env.versions.get(svc) or env.versions.get("default")
+                if not version or "@sha256:" not in version:
+                    problems.append(Problem(f"'{svc}' is not pinned by digest but images.policy is digest",
+                                            env.source.file, env.lines.get("spec.images.versions", env.source.line),
+                                            field=f"spec.images.versions.{svc}",
+                                            hint="set it to <tag>@sha256:<digest> (drydock promote copies it from the previous env)"))
+    if not problems:
+        problems += _check_cycles(raw_services)  # only meaningful once every dependency resolves
+    if problems:
+        raise InputError(problems)
+    return Platform(str(root), MappingProxyType(dict(sorted(services.items()))),
+                    MappingProxyType(dict(sorted(environments.items()))))
+
+
+def _check_service(data: dict, lines: dict, display: str, known: set[str], envs: set[str] | None) -> list[Problem]:
+    out = []
+    spec = data["spec"]
+    name = data["metadata"]["name"]
+    for i, dep in enumerate(spec.get("dependsOn", {}).get("services", [])):
+        path = ("spec", "dependsOn", "services", i)
+        line, col = lines[path]
+        if dep == name:
+            out.append(Problem(f"service depends on itself", display, line, col, format_path(path), "remove the entry"))
+        elif dep not in known:
+            out.append(Problem(f"unknown dependency '{dep}'", display, line, col, format_path(path),
+                               f"use one of: {', '.join(sorted(known - {name}))}, or add services/{dep}.yaml"))
+    seen_names, seen_ports = {}, {}
+    for i, port in enumerate(spec["ports"]):
+        for key, seen in (("name", seen_names), ("port", seen_ports)):
+            val = port[key]
+            if val in seen:
+                line, col = lines[("spec", "ports", i, key)]
+                out.append(Problem(f"port {key} {val!r} is used twice (also ports[{seen[val]}])", display, line, col,
+                                   f"spec.ports[{i}].{key}", "give every port a unique name and number"))
+            seen[val] = i
+    port_names = set(seen_names)
+    refs = [(("spec", "metrics", "port"), spec.get("metrics", {}).get("port")),
+            (("spec", "ingress", "port"), spec.get("ingress", {}).get("port"))]
+    refs += [(("spec", "probes", k, "port"), v.get("port")) for k, v in spec.get("probes", {}).items()]
+    for path, ref in refs:
+        if ref is not None and ref not in port_names:
+            line, col = lines[path]
+            out.append(Problem(f"port '{ref}' is not declared in spec.ports", display, line, col, format_path(path),
+                               f"use one of: {', '.join(sorted(port_names))}"))
+    db = spec.get("database")
+    if db and db["engine"] not in spec.get("dependsOn", {}).get("datastores", []):
+        line, col = lines[("spec", "database", "engine")]
+        out.append(Problem(f"owns a {db['engine']} database but does not list it in dependsOn.datastores", display,
+                           line, col, "spec.database.engine", f"add {db['engine']} to spec.dependsOn.datastores"))
+    if envs is not None:
+        for env in spec.get("overrides", {}):
+            if env not in envs:
+                line, col = lines[("spec", "overrides", env)]
+                out.append(Problem(f"override for unknown environment '{env}'", display, line, col,
+                                   f"spec.overrides.{env}", f"use one of: {', '.join(sorted(envs))}"))
+    return out
+
+
+def _check_cycles(raw: dict[str, tuple[dict, dict, str]]) -> list[Problem]:
+    graph = {n: d["spec"].get("dependsOn", {}).get("services", []) for n, (d, _, _) in raw.items()}
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(n: str) -> list[str] | None:
+        state[n] = 1
+        stack.append(n)
+        for m in graph.get(n, []):
+            if state.get(m) == 1:
+                return stack[stack.index(m):] + [m]
+            if m not in state:
+                found = visit(m)
+                if found:
+                    return found
+        state[n] = 2
+        stack.pop()
+        return None
+
+    for n in sorted(graph):
+        if n not in state:
+            cycle = visit(n)
+            if cycle:
+                data, lines, display = raw[cycle[0]]
+                idx = graph[cycle[0]].index(cycle[1])
+                line, col = lines[("spec", "dependsOn", "services", idx)]
+                return [Problem(f"dependency cycle: {' -> '.join(cycle)}", display, line, col,
+                                f"spec.dependsOn.services[{idx}]", "break the cycle: one of these services must not call the other back")]
+    return []

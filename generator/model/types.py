@@ -1,0 +1,158 @@
+"""Frozen dataclasses for the validated inputs. Built only by loader.py."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+from ..gate.findings import Severity, SourceRef
+
+DATASTORES = ("postgresql", "mongodb", "redis")
+QUEUES = ("rabbitmq",)
+
+
+@dataclass(frozen=True)
+class Port:
+    name: str
+    port: int
+    protocol: str = "TCP"
+
+
+@dataclass(frozen=True)
+class Probe:
+    path: str
+    port: str
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    env: str  # environment variable in the container
+    key: str  # AWS Secrets Manager secret name
+    property: str | None = None
+
+
+@dataclass(frozen=True)
+class Override:
+    replicas: int | None = None
+    max_replicas: int | None = None
+    cpu: str | None = None
+    memory: str | None = None
+    config: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    team: str
+    description: str
+    component: str  # frontend | gateway | admin | backend
+    image: str  # repository, no tag
+    ports: tuple[Port, ...]
+    metrics_port: str | None
+    metrics_path: str
+    liveness: Probe
+    readiness: Probe
+    startup: Probe | None
+    depends_on_services: tuple[str, ...]
+    datastores: tuple[str, ...]
+    queues: tuple[str, ...]
+    database_engine: str | None
+    database_name: str | None
+    migrations: bool
+    config: Mapping[str, str]
+    secrets: tuple[SecretRef, ...]
+    ingress_host: str | None
+    ingress_path: str
+    ingress_public: bool
+    ingress_port: str | None
+    business_metrics: tuple[str, ...]
+    overrides: Mapping[str, Override]
+    source: SourceRef  # services/<name>.yaml:<line of metadata.name>
+    lines: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))  # dotted path -> line
+
+    def line_of(self, dotted: str) -> SourceRef:
+        """SourceRef for a key in the service file, falling back to the service name line."""
+        return SourceRef(self.source.file, self.lines.get(dotted, self.source.line))
+
+    @property
+    def primary_port(self) -> Port:
+        return self.ports[0]
+
+    def port_named(self, name: str | None) -> Port:
+        for p in self.ports:
+            if p.name == name:
+                return p
+        return self.ports[0]
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    description: str
+    namespace: str
+    domain: str
+    replicas: int
+    cpu: str
+    memory: str
+    autoscaling: str  # none | hpa | hpa+vpa
+    max_replicas: int
+    target_cpu: int
+    monitoring: str  # basic | full | full+apm
+    tracing_sample_rate: float
+    image_policy: str  # tag | digest
+    registries: tuple[str, ...]
+    versions: Mapping[str, str]
+    rollout: str  # rolling | canary
+    canary_steps: tuple[int, ...]
+    pause_seconds: int
+    datastores: str  # in-cluster | managed
+    admin_allow_list: tuple[str, ...]
+    tls_issuer: str
+    tls_email: str
+    threshold: Severity
+    require_trivy: bool
+    allowed_service_types: tuple[str, ...]
+    repo_url: str
+    target_revision: str
+    destination: str
+    project: str
+    auto_sync: bool
+    prune: bool
+    self_heal: bool
+    addons: Mapping[str, Mapping[str, object]]
+    source: SourceRef
+    lines: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+
+    def line_of(self, dotted: str) -> SourceRef:
+        return SourceRef(self.source.file, self.lines.get(dotted, self.source.line))
+
+    def image_for(self, service: Service) -> str:
+        version = self.versions.get(service.name) or self.versions.get("default") or "0.0.0"
+        return f"{service.image}:{version}"  # version may carry @sha256:..., a valid reference
+
+    def version_of(self, service: Service) -> str:
+        """The version label: the tag part, never the digest."""
+        version = self.versions.get(service.name) or self.versions.get("default") or "0.0.0"
+        return version.split("@", 1)[0]
+
+    def gate_data(self) -> dict:
+        """What the Rego policies see as input.env."""
+        return {
+            "name": self.name,
+            "allowedRegistries": list(self.registries),
+            "requireDigest": self.image_policy == "digest",
+            "allowedServiceTypes": list(self.allowed_service_types),
+            "requiredLabels": ["app.kubernetes.io/name", "app.kubernetes.io/part-of", "app.kubernetes.io/managed-by"],
+        }
+
+
+@dataclass(frozen=True)
+class Platform:
+    """Everything the inputs say: services by name and environments by name."""
+
+    root: str
+    services: Mapping[str, Service]
+    environments: Mapping[str, Environment]
+
+    def service_order(self) -> list[str]:
+        return sorted(self.services)

@@ -1,0 +1,129 @@
+"""The library behind the CLI: synth, check and validate as plain functions.
+
+Nothing here prints or exits; results and errors come back as values and
+exceptions, so tests and other tools can drive drydock without click.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Sequence
+
+from .errors import InputError
+from .gate import GateContext
+from .gate.findings import Report, Severity
+from .gate.runner import ALL_ENGINES, run_gates
+from .gate.waivers import load_waivers
+from .model import load_project
+from .model.types import Platform
+from .render import RenderedEnv, Staleness, compare, recover, render_env, repo_lock, write_env
+
+
+@dataclass(frozen=True)
+class GateOptions:
+    engines: tuple[str, ...] = ALL_ENGINES
+    engine: str = "regorus"
+    opa_url: str | None = None
+    policy_dirs: tuple[Path, ...] = ()
+    waivers_file: Path | None = None
+    cache_dir: Path | None = None  # None: no cache
+    threshold: Severity | None = None  # overrides the environment's threshold
+
+
+@dataclass
+class SynthResult:
+    rendered: dict[str, RenderedEnv]
+    reports: dict[str, Report] = field(default_factory=dict)
+    staleness: dict[str, Staleness] = field(default_factory=dict)
+    written: list[str] = field(default_factory=list)
+
+    @property
+    def blocked(self) -> bool:
+        return any(r.blocking() for r in self.reports.values())
+
+
+def repo_policy_dirs(root: Path, extra: Sequence[Path]) -> tuple[Path, ...]:
+    base = root / "policies"
+    dirs = ([base] if base.is_dir() else []) + [Path(p) for p in extra]
+    if not dirs:
+        from .gate.engines.rego import default_policy_dir
+        dirs = [default_policy_dir()]
+    return tuple(dirs)
+
+
+def _context(root: Path, env_name: str | None, platform: Platform | None, opts: GateOptions,
+             warn: Callable[[str], None]) -> GateContext:
+    env = platform.environments[env_name] if platform and env_name else None
+    threshold = opts.threshold or (env.threshold if env else Severity.HIGH)
+    return GateContext(
+        env=env_name, threshold=threshold, env_data=env.gate_data() if env else {},
+        require_trivy=bool(env and env.require_trivy), repo_root=root, cache_dir=opts.cache_dir,
+        policy_dirs=repo_policy_dirs(root, opts.policy_dirs), engine=opts.engine, opa_url=opts.opa_url, warn=warn,
+    )
+
+
+def _waivers(root: Path, opts: GateOptions):
+    path = opts.waivers_file or root / "waivers.yaml"
+    if opts.waivers_file and not path.exists():
+        raise InputError(f"waiver file {path} does not exist", hint="check the --waivers path")
+    return load_waivers(path, os.path.relpath(path, root) if path.is_absolute() else str(path))
+
+
+def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: bool = False,
+          out: Path | None = None, opts: GateOptions = GateOptions(),
+          progress: Callable[[str], None] = lambda m: None, warn: Callable[[str], None] = lambda m: None) -> SynthResult:
+    """Render envs (all when None), gate them, and write (or compare with) rendered/."""
+    root = Path(root)
+    platform = load_project(root)
+    names = list(envs) if envs else list(platform.environments)
+    for name in names:
+        if name not in platform.environments:
+            raise InputError(f"unknown environment '{name}'",
+                             hint=f"use one of: {', '.join(platform.environments)} (files in environments/)")
+    result = SynthResult({})
+    for name in names:
+        progress(f"render: {name}")
+        result.rendered[name] = render_env(platform, name)
+    out_root = Path(out) if out else root / "rendered"
+    if check:
+        for name in names:
+            result.staleness[name] = compare(result.rendered[name], out_root / name)
+        return result
+    if gate:
+        docs = {name: result.rendered[name].documents() for name in names}
+        contexts = {}
+        for name in names:
+            ctx = _context(root, name, platform, opts, warn)
+            # Lets the policy check that every ArgoCD Application points at a folder we render.
+            contexts[name] = replace(ctx, env_data={**ctx.env_data, "existingPaths": _existing_paths(result.rendered[name])})
+        result.reports = run_gates(docs, contexts, opts.engines, _waivers(root, opts), progress)
+        if result.blocked:
+            return result
+    with repo_lock(out_root):
+        recover(out_root)
+        for name in names:
+            progress(f"write: {out_root / name}")
+            write_env(result.rendered[name], out_root)
+            result.written.append(name)
+    return result
+
+
+def _existing_paths(rendered: RenderedEnv) -> list[str]:
+    return sorted({f"{rendered.env}/{f.path.split('/', 1)[0]}" for f in rendered.files})
+
+
+def check_paths(root: Path, paths: Sequence[str], env: str | None, opts: GateOptions,
+                progress: Callable[[str], None] = lambda m: None,
+                warn: Callable[[str], None] = lambda m: None, stdin=None) -> Report:
+    """Gate arbitrary manifests (files, dirs, '-' for stdin) with an env's settings or safe defaults."""
+    from .yamlio import read_manifests
+
+    root = Path(root)
+    platform = load_project(root) if env else None
+    if env and env not in platform.environments:
+        raise InputError(f"unknown environment '{env}'", hint=f"use one of: {', '.join(platform.environments)}")
+    docs = read_manifests(paths, stdin=stdin)
+    ctx = _context(root, env, platform, opts, warn)
+    reports = run_gates({env: docs}, {env: ctx}, opts.engines, _waivers(root, opts), progress)
+    return reports[env]

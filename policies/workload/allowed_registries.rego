@@ -1,0 +1,25 @@
+# METADATA
+# title: Image from a registry that is not allowed
+# description: >-
+#   Images must come from the registries the environment trusts
+#   (environments/<env>.yaml allowedRegistries, matched as prefixes). Skipped
+#   when the environment sets no list.
+# related_resources:
+#   - https://kubernetes.io/docs/concepts/containers/images/
+# custom:
+#   id: DD-WKL-010
+#   severity: HIGH
+#   fix: Mirror the image into an allowed registry and reference it from there, or add the registry to allowedRegistries.
+package drydock.rules.allowed_registries
+
+import data.drydock.lib.k8s
+import rego.v1
+
+deny contains {"msg": msg, "doc": i} if {
+	allowed := input.env.allowedRegistries
+	some i, p in k8s.pods
+	some e in k8s.containers(p.spec)
+	image := e.container.image
+	not strings.any_prefix_match(image, allowed)
+	msg := sprintf("%s image %s is not from an allowed registry (%s)", [k8s.describe(e), image, concat(", ", allowed)])
+}

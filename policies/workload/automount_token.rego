@@ -1,0 +1,45 @@
+# METADATA
+# title: Service account token mounted
+# description: >-
+#   Unless automountServiceAccountToken is false, every pod gets an API token.
+#   Most workloads never call the Kubernetes API; a stolen token is a free
+#   foothold. A pod passes when it sets false itself or leaves it unset and its
+#   ServiceAccount (in the render) sets false; every ServiceAccount must set
+#   false.
+# related_resources:
+#   - https://kubernetes.io/docs/tasks/configure-pod-container/configure-service-account/#opt-out-of-api-credential-automounting
+# custom:
+#   id: DD-WKL-013
+#   severity: MEDIUM
+#   fix: Set automountServiceAccountToken to false on the pod spec and the ServiceAccount; mount a projected token only where the API is needed.
+#   trivy: [KSV-0036]
+package drydock.rules.automount_token
+
+import data.drydock.lib.k8s
+import rego.v1
+
+deny contains {"msg": msg, "doc": i} if {
+	some i, p in k8s.pods
+	not token_disabled(p)
+	msg := sprintf("pod spec mounts the service account token of %s (automountServiceAccountToken is not false)", [service_account(p)])
+}
+
+deny contains {"msg": msg, "doc": i} if {
+	some i, d in input.documents
+	d.object.kind == "ServiceAccount"
+	object.get(d.object, "automountServiceAccountToken", true) != false
+	msg := sprintf("ServiceAccount %s does not set automountServiceAccountToken: false", [k8s.name(d.object)])
+}
+
+service_account(p) := object.get(p.spec, "serviceAccountName", "default")
+
+token_disabled(p) if p.spec.automountServiceAccountToken == false
+
+token_disabled(p) if {
+	not k8s.has_key(p.spec, "automountServiceAccountToken")
+	some d in input.documents
+	d.object.kind == "ServiceAccount"
+	k8s.name(d.object) == service_account(p)
+	k8s.namespace(d.object) == k8s.namespace(p.obj)
+	d.object.automountServiceAccountToken == false
+}

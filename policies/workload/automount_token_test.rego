@@ -1,0 +1,33 @@
+package drydock.rules.automount_token_test
+
+import data.drydock.lib.testdata as t
+import data.drydock.rules.automount_token
+import rego.v1
+
+sa(automount) := {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "app", "namespace": "shop"}, "automountServiceAccountToken": automount}
+
+test_fail_pod_unset_no_sa if {
+	inp := t.inp([t.deployment(object.remove(t.pod_spec, ["automountServiceAccountToken"]))])
+	count(automount_token.deny) == 1 with input as inp
+}
+
+test_fail_pod_true if {
+	inp := t.inp([t.deployment(t.spec_with({"automountServiceAccountToken": true})), sa(false)])
+	count(automount_token.deny) == 1 with input as inp
+}
+
+test_fail_service_account if {
+	inp := t.inp([t.deployment(t.pod_spec), sa(true)])
+	some d in automount_token.deny with input as inp
+	d.doc == 1
+}
+
+test_pass_pod_false if {
+	inp := t.inp([t.deployment(t.pod_spec), sa(false)])
+	count(automount_token.deny) == 0 with input as inp
+}
+
+test_pass_inherits_from_service_account if {
+	inp := t.inp([t.deployment(object.remove(t.pod_spec, ["automountServiceAccountToken"])), sa(false)])
+	count(automount_token.deny) == 0 with input as inp
+}
