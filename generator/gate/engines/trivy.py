@@ -300,6 +300,7 @@ class TrivyGate:
         self.cached = 0  # documents answered from the cache in the last run()
         self.scanned = 0  # documents trivy scanned in the last run()
         self.invocations = 0  # trivy processes started in the last run()
+        self.cache: ResultCache | None = None  # the cache used by the last run() (hits/misses)
 
     # -- identity -----------------------------------------------------------
     @staticmethod
@@ -342,20 +343,25 @@ class TrivyGate:
         if getattr(ctx, "cache_dir", None) is not None:
             cache = ResultCache(Path(ctx.cache_dir), self.cache_salt(binary, env_data))
 
+        self.cache = cache
         records: dict[str, list[dict]] = {}  # text -> records, unique texts only
-        misses: list[str] = []
+        misses: dict[str, None] = {}  # ordered set of texts trivy must scan
         for text in texts:
             if text in records or text in misses:
                 continue
             got = cache.get(text) if cache is not None else None
-            if got is not None and all(_valid_entry(e) for e in got):
+            if got is not None and not all(_valid_entry(e) for e in got):
+                cache.hits -= 1  # well-formed JSON, wrong records: a miss, rewritten below
+                cache.misses += 1
+                got = None
+            if got is not None:
                 records[text] = got
             else:
-                misses.append(text)
+                misses[text] = None
         self.cached = sum(1 for t in texts if t in records)
 
         if misses:
-            scanned = self._scan(binary, version, misses, trusted_registries(env_data))
+            scanned = self._scan(binary, version, list(misses), trusted_registries(env_data))
             for text, recs in zip(misses, scanned):
                 records[text] = recs
                 if cache is not None:
