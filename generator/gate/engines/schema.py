@@ -26,6 +26,7 @@ ENGINE = "schema"
 RULE_INVALID = "DD-SCHEMA-001"
 RULE_NO_TYPE = "DD-SCHEMA-002"
 RULE_UNKNOWN_KIND = "DD-SCHEMA-003"
+RULE_NOT_SERVED = "DD-SCHEMA-004"
 
 RULES = {
     RULE_INVALID: ("Manifest does not match its schema",
@@ -36,6 +37,9 @@ RULES = {
     RULE_UNKNOWN_KIND: ("No schema for this kind",
                         "Use a kind drydock has a schema for (Kubernetes v1.31 built-ins and the vendored CRDs, see "
                         "docs/schemas.md), fix a misspelt apiVersion/kind, or vendor the CRD's schema."),
+    RULE_NOT_SERVED: ("Kind or apiVersion not served by Kubernetes",
+                      "Built-in API groups hold only the kinds and versions Kubernetes serves: fix the kind's "
+                      "spelling or move to the apiVersion the message names (removed beta APIs fail to apply)."),
 }
 
 KUBERNETES_VERSION = "1.31"
@@ -112,6 +116,17 @@ class SchemaStore:
         props["kind"] = {"type": "string"}
         schema["additionalProperties"] = False
         return schema
+
+    def builtin_versions(self, api_version: str, kind: str) -> list[str] | None:
+        """For an apiVersion in a built-in Kubernetes group: the apiVersions that serve `kind`
+        (possibly none). None when the group is not built in (a CRD's group)."""
+        if self._k8s_index is None:
+            self._load_indexes()
+        group = api_version.rpartition("/")[0]
+        groups = {av.rpartition("/")[0] for av in self._k8s_index}
+        if group not in groups:
+            return None
+        return sorted(av for av, per in self._k8s_index.items() if kind in per and av.rpartition("/")[0] == group)
 
     def kinds(self) -> list[tuple[str, str]]:
         if self._k8s_index is None:
@@ -234,7 +249,14 @@ def validate_documents(docs: Sequence[Document], strict_kinds: bool = False, val
             continue
         v = store.validator(api_version, kind)
         if v is None:
-            unknown.setdefault((api_version, kind), []).append(doc)
+            served = store.builtin_versions(api_version, kind)
+            if served is None:
+                unknown.setdefault((api_version, kind), []).append(doc)
+            else:
+                where = f"use {' or '.join(served)}" if served else f"no kind {kind} in that API group"
+                findings.append(_finding(doc, RULE_NOT_SERVED, f"{api_version} {kind} is not served by Kubernetes "
+                                                               f"v{KUBERNETES_VERSION}: {where}",
+                                         field_line(doc, ["apiVersion"] if served else ["kind"])))
             continue
         errs = _errors(v, obj)
         if not errs:
