@@ -138,7 +138,7 @@ class DiffResult:
         prod = Counter(c.key.env for c in self.changes if c.key.env in PROD_ENVS)
         for env in sorted(prod):
             n = prod[env]
-            out.append(Highlight("prod", env, "", f"{n} resource{'s' if n != 1 else ''} change in production ({env})"))
+            out.append(Highlight("prod", env, "", f"{n} resource{'s change' if n != 1 else ' changes'} in production ({env})"))
         for c in self.changes:
             out.extend(c.highlights)
         return out

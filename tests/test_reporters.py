@@ -324,3 +324,18 @@ def test_github_commands():
     schema = next(p for p in parsed if p[1]["title"].startswith("SCHEMA"))
     assert "line" not in schema[1]
     assert lines[-1].startswith("5 findings")
+
+
+def test_blocking_follows_report_not_threshold():
+    """A combined report (several envs, own thresholds) decides what blocks; reporters follow."""
+    rep = make_report()
+    medium = next(f for f in rep.findings if f.rule_id == "DD-010")
+    rep.combined_blocking = [medium]
+    gh_out = render_report(rep, "github")
+    assert re.search(r"^::error [^\n]*title=DD-010", gh_out, re.M)
+    assert re.search(r"^::warning [^\n]*title=DD-001", gh_out, re.M)
+    root = ET.fromstring(render_report(rep, "junit").encode())
+    assert root.get("failures") == "1"
+    sarif = json.loads(render_report(rep, "sarif"))
+    props = {r["ruleId"]: r["properties"]["blocking"] for r in sarif["runs"][0]["results"]}
+    assert props["DD-010"] is True and props["DD-001"] is False

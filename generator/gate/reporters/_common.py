@@ -27,8 +27,13 @@ def ordered(report: Report) -> list[Finding]:
     return sorted(report.findings, key=Finding.sort_key)
 
 
-def is_blocking(f: Finding, report: Report) -> bool:
-    return f.waived is None and f.severity >= report.threshold
+def blocking_set(report: Report) -> frozenset:
+    """The findings that block, as the report decides (a combined report keeps each env's threshold)."""
+    return frozenset(report.blocking())
+
+
+def is_blocking(f: Finding, blocking: frozenset) -> bool:
+    return f in blocking
 
 
 def location(f: Finding) -> str:

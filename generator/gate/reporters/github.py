@@ -9,7 +9,7 @@ line is still in the log.
 from __future__ import annotations
 
 from ..findings import Finding, Report
-from ._common import is_blocking, ordered, summary_line, waiver_text
+from ._common import blocking_set, is_blocking, ordered, summary_line, waiver_text
 
 
 def escape_data(text: str) -> str:
@@ -20,10 +20,10 @@ def escape_property(text: str) -> str:
     return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def _command(f: Finding, report: Report) -> str:
+def _command(f: Finding, blocking: frozenset) -> str:
     if f.waived:
         cmd = "notice"
-    elif is_blocking(f, report):
+    elif is_blocking(f, blocking):
         cmd = "error"
     else:
         cmd = "warning"
@@ -49,6 +49,7 @@ def _command(f: Finding, report: Report) -> str:
 
 
 def render(report: Report, *, color: bool = False, rules: dict | None = None) -> str:
-    lines = [_command(f, report) for f in ordered(report)]
+    blocking = blocking_set(report)
+    lines = [_command(f, blocking) for f in ordered(report)]
     lines.append(escape_data(summary_line(report)))
     return "\n".join(lines) + "\n"

@@ -12,7 +12,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from ..findings import Finding, Report
-from ._common import is_blocking, location, ordered, summary_line, waiver_text
+from ._common import blocking_set, is_blocking, location, ordered, summary_line, waiver_text
 
 # Characters XML 1.0 cannot hold at all, even escaped.
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -36,7 +36,7 @@ def _details(f: Finding) -> str:
     return _clean("\n".join(lines))
 
 
-def _testcase(suite: ET.Element, f: Finding, report: Report) -> str:
+def _testcase(suite: ET.Element, f: Finding, blocking: frozenset) -> str:
     """Add one testcase; return 'failure', 'skipped' or 'passed'."""
     name = f.resource.display()
     if f.line:
@@ -54,7 +54,7 @@ def _testcase(suite: ET.Element, f: Finding, report: Report) -> str:
         sk = ET.SubElement(tc, "skipped", {"message": _clean(waiver_text(f))})
         sk.text = _details(f)
         return "skipped"
-    if is_blocking(f, report):
+    if is_blocking(f, blocking):
         fl = ET.SubElement(tc, "failure", {"message": _clean(f.message), "type": f.severity.name})
         fl.text = _details(f)
         return "failure"
@@ -65,6 +65,7 @@ def _testcase(suite: ET.Element, f: Finding, report: Report) -> str:
 
 def render(report: Report, *, color: bool = False, rules: dict | None = None) -> str:
     findings = ordered(report)
+    blocking = blocking_set(report)
     root = ET.Element("testsuites", {"name": "drydock"})
     totals = {"tests": 0, "failures": 0, "skipped": 0}
     by_rule: dict[str, list[Finding]] = {}
@@ -82,7 +83,7 @@ def render(report: Report, *, color: bool = False, rules: dict | None = None) ->
         suite = ET.SubElement(root, "testsuite", {"name": _clean(f"{rule_id} {title}")})
         counts = {"failure": 0, "skipped": 0, "passed": 0}
         for f in group:
-            counts[_testcase(suite, f, report)] += 1
+            counts[_testcase(suite, f, blocking)] += 1
         suite.set("tests", str(len(group)))
         suite.set("failures", str(counts["failure"]))
         suite.set("errors", "0")

@@ -14,7 +14,7 @@ import json as _json
 from importlib import metadata as _metadata
 
 from ..findings import Finding, Report, Severity
-from ._common import RuleMeta, is_blocking, ordered, rule_catalog
+from ._common import RuleMeta, blocking_set, is_blocking, ordered, rule_catalog
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 
@@ -83,7 +83,7 @@ def _physical(uri: str, line: int | None) -> dict:
     return loc
 
 
-def _result(f: Finding, report: Report, rule_index: int) -> dict:
+def _result(f: Finding, blocking: frozenset, rule_index: int) -> dict:
     text = f.message
     if f.resource.kind:
         text = f"{f.resource.display()}: {text}"
@@ -111,7 +111,7 @@ def _result(f: Finding, report: Report, rule_index: int) -> dict:
     res["partialFingerprints"] = {"drydockFinding/v1": _fingerprint(f)}
     props: dict = {
         "severity": f.severity.name,
-        "blocking": is_blocking(f, report),
+        "blocking": is_blocking(f, blocking),
         "engine": f.engine,
         "resource": f.resource.to_json(),
     }
@@ -134,6 +134,7 @@ def to_sarif(report: Report, rules: dict | None = None) -> dict:
     catalog = rule_catalog(report, rules)
     ids = list(catalog)
     index = {rid: i for i, rid in enumerate(ids)}
+    blocking = blocking_set(report)
     return {
         "$schema": SCHEMA_URI,
         "version": "2.1.0",
@@ -148,7 +149,7 @@ def to_sarif(report: Report, rules: dict | None = None) -> dict:
                     }
                 },
                 "columnKind": "unicodeCodePoints",
-                "results": [_result(f, report, index[f.rule_id]) for f in ordered(report)],
+                "results": [_result(f, blocking, index[f.rule_id]) for f in ordered(report)],
                 "properties": {"summary": report.summary()},
             }
         ],

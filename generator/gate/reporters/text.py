@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..findings import Finding, Report, Severity
-from ._common import is_blocking, location, ordered, summary_line, waiver_text
+from ._common import blocking_set, is_blocking, location, ordered, summary_line, waiver_text
 
 _RESET = "\033[0m"
 _COLORS = {
@@ -25,7 +25,7 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def _finding(f: Finding, report: Report, color: bool) -> list[str]:
+def _finding(f: Finding, blocking: frozenset, color: bool) -> list[str]:
     sev = f.severity.name.ljust(_WIDTH)
     sev = _paint(sev, _DIM if f.waived else _COLORS[f.severity], color)
     loc = location(f)
@@ -35,7 +35,7 @@ def _finding(f: Finding, report: Report, color: bool) -> list[str]:
         head += f" ({loc})"
     if f.waived:
         head += "  " + _paint(_one_line(waiver_text(f)), _DIM, color)
-    elif is_blocking(f, report):
+    elif is_blocking(f, blocking):
         head += "  " + _paint("[blocking]", _BOLD, color)
     lines = [head]
     if f.fix and not f.waived:
@@ -46,6 +46,7 @@ def _finding(f: Finding, report: Report, color: bool) -> list[str]:
 
 
 def render(report: Report, *, color: bool = False, rules: dict | None = None) -> str:
+    blocking = blocking_set(report)
     out: list[str] = []
     group: tuple | None = None
     for f in ordered(report):
@@ -57,7 +58,7 @@ def render(report: Report, *, color: bool = False, rules: dict | None = None) ->
             where = f.file or "(no file)"
             head = f"{where}  {f.resource.display()}"
             out.append(_paint(head, _BOLD, color))
-        out.extend(_finding(f, report, color))
+        out.extend(_finding(f, blocking, color))
     if out:
         out.append("")
     for s in report.skipped:
