@@ -85,3 +85,33 @@ replicas(obj) := object.get(obj, ["spec", "replicas"], 1)
 
 # docs_of_kind(kind)[i]: documents of one kind.
 docs_of_kind(kind) := {i: d.object | some i; d := input.documents[i]; d.object.kind == kind}
+
+# scalable_pods[i]: pod-bearing documents that run a replica count.
+scalable_pods[i] := p if {
+	some i, p in pods
+	p.obj.kind in scalable_kinds
+	p.obj.kind != "Rollout"
+}
+
+scalable_pods[i] := p if {
+	some i, p in pods
+	is_rollout(p.obj)
+}
+
+# hpas_for(obj): the HorizontalPodAutoscalers whose scaleTargetRef is obj.
+hpas_for(obj) := [d.object |
+	some d in input.documents
+	d.object.kind == "HorizontalPodAutoscaler"
+	namespace(d.object) == namespace(obj)
+	d.object.spec.scaleTargetRef.kind == obj.kind
+	d.object.spec.scaleTargetRef.name == name(obj)
+]
+
+# min_replicas(obj): the fewest replicas the workload runs: the lowest HPA
+# minReplicas (default 1) when autoscaled, spec.replicas (default 1) otherwise.
+min_replicas(obj) := min({object.get(h, ["spec", "minReplicas"], 1) | some h in hpas_for(obj)}) if count(hpas_for(obj)) > 0
+
+min_replicas(obj) := replicas(obj) if count(hpas_for(obj)) == 0
+
+# pod_labels(p): labels of the pods an entry of `pods` creates.
+pod_labels(p) := object.get(p.meta, "labels", {})

@@ -1,0 +1,52 @@
+# METADATA
+# title: Namespace without a default-deny NetworkPolicy
+# description: >-
+#   Without a NetworkPolicy that selects every pod (empty podSelector) for both
+#   Ingress and Egress, any pod in the cluster can reach the namespace's pods
+#   and they can reach anything. Evaluated over the whole render: every
+#   Namespace object and every namespace that holds a workload.
+# related_resources:
+#   - https://kubernetes.io/docs/concepts/services-networking/network-policies/#default-policies
+# custom:
+#   id: DD-PLT-004
+#   severity: MEDIUM
+#   fix: Add a NetworkPolicy with podSelector {} and policyTypes [Ingress, Egress] to the namespace, then allow the flows you need.
+package drydock.rules.default_deny
+
+import data.drydock.lib.k8s
+import data.drydock.lib.selectors
+import rego.v1
+
+namespace_objects[ns] := i if {
+	some i, d in input.documents
+	d.object.kind == "Namespace"
+	ns := k8s.name(d.object)
+}
+
+workload_namespaces contains k8s.namespace(p.obj) if some p in k8s.pods
+
+# Report on the Namespace object when the render has one ...
+deny contains {"msg": msg, "doc": i} if {
+	some ns, i in namespace_objects
+	not protected(ns)
+	msg := sprintf("namespace %s has no default-deny NetworkPolicy (podSelector {} with policyTypes Ingress and Egress)", [ns])
+}
+
+# ... otherwise on the first workload in that namespace.
+deny contains {"msg": msg, "doc": i} if {
+	some ns in workload_namespaces
+	not namespace_objects[ns]
+	not protected(ns)
+	i := min({j | some j, p in k8s.pods; k8s.namespace(p.obj) == ns})
+	msg := sprintf("namespace %s has no default-deny NetworkPolicy (podSelector {} with policyTypes Ingress and Egress)", [ns])
+}
+
+protected(ns) if {
+	some d in input.documents
+	d.object.kind == "NetworkPolicy"
+	k8s.namespace(d.object) == ns
+	selectors.is_empty_selector(object.get(d.object, ["spec", "podSelector"], {}))
+	types := object.get(d.object, ["spec", "policyTypes"], [])
+	"Ingress" in types
+	"Egress" in types
+}
