@@ -1,0 +1,31 @@
+# METADATA
+# title: Ingress routes to a missing Service
+# description: >-
+#   An Ingress backend that names a Service absent from its namespace in the
+#   render returns 503 for that path. Evaluated over the whole render.
+# related_resources:
+#   - https://kubernetes.io/docs/concepts/services-networking/ingress/#the-ingress-resource
+# custom:
+#   id: DD-XRS-006
+#   severity: HIGH
+#   fix: Point backend.service.name at a Service rendered in the Ingress's namespace (or add that Service).
+package drydock.rules.ingress_backend_service
+
+import data.drydock.lib.k8s
+import data.drydock.lib.net
+import rego.v1
+
+deny contains {"msg": msg, "doc": i} if {
+	some i, d in input.documents
+	net.is_ingress(d.object)
+	some [where, backend] in net.backends(d.object)
+	not service_exists(k8s.namespace(d.object), backend.name)
+	msg := sprintf("Ingress %s backend routes to Service %s, which is not in namespace %s", [where, backend.name, k8s.namespace(d.object)])
+}
+
+service_exists(ns, name) if {
+	some d in input.documents
+	d.object.kind == "Service"
+	k8s.name(d.object) == name
+	k8s.namespace(d.object) == ns
+}

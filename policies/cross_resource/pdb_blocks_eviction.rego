@@ -1,0 +1,51 @@
+# METADATA
+# title: PodDisruptionBudget blocks every eviction
+# description: >-
+#   maxUnavailable 0, minAvailable 100% or a minAvailable at or above the
+#   replica count of the selected workload means no pod may ever be evicted:
+#   node drains and cluster upgrades hang. Evaluated over the whole render
+#   (the replica count is the HPA's minReplicas when one targets the workload).
+# related_resources:
+#   - https://kubernetes.io/docs/tasks/run-application/configure-pdb/#think-about-how-your-application-reacts-to-disruptions
+# custom:
+#   id: DD-XRS-005
+#   severity: HIGH
+#   fix: Use maxUnavailable 1 (or a minAvailable below the replica count) so at least one pod can be evicted at a time.
+package drydock.rules.pdb_blocks_eviction
+
+import data.drydock.lib.k8s
+import data.drydock.lib.selectors
+import rego.v1
+
+pdbs[i] := d.object if {
+	some i, d in input.documents
+	d.object.kind == "PodDisruptionBudget"
+}
+
+deny contains {"msg": msg, "doc": i} if {
+	some i, pdb in pdbs
+	zero(pdb.spec.maxUnavailable)
+	msg := sprintf("PodDisruptionBudget %s sets maxUnavailable %v: no pod can ever be evicted", [k8s.name(pdb), pdb.spec.maxUnavailable])
+}
+
+deny contains {"msg": msg, "doc": i} if {
+	some i, pdb in pdbs
+	pdb.spec.minAvailable == "100%"
+	msg := sprintf("PodDisruptionBudget %s sets minAvailable 100%%: no pod can ever be evicted", [k8s.name(pdb)])
+}
+
+deny contains {"msg": msg, "doc": i} if {
+	some i, pdb in pdbs
+	is_number(pdb.spec.minAvailable)
+	some p in k8s.scalable_pods
+	k8s.namespace(p.obj) == k8s.namespace(pdb)
+	selectors.label_selector_matches(pdb.spec.selector, k8s.pod_labels(p))
+	pdb.spec.minAvailable >= k8s.min_replicas(p.obj)
+	msg := sprintf("PodDisruptionBudget %s requires minAvailable %d but %s %s runs only %d replicas: no pod can be evicted", [k8s.name(pdb), pdb.spec.minAvailable, p.obj.kind, k8s.name(p.obj), k8s.min_replicas(p.obj)])
+}
+
+zero(v) if v == 0
+
+zero(v) if v == "0%"
+
+zero(v) if v == "0"

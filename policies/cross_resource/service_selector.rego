@@ -1,0 +1,33 @@
+# METADATA
+# title: Service selects no pods
+# description: >-
+#   A Service whose selector matches no pod template in its namespace has no
+#   endpoints: every request to it fails. Usually a label typo or a renamed
+#   workload. Evaluated over the whole render.
+# related_resources:
+#   - https://kubernetes.io/docs/concepts/services-networking/service/#defining-a-service
+# custom:
+#   id: DD-XRS-001
+#   severity: HIGH
+#   fix: Make spec.selector equal to labels of the pod template it should route to (same namespace).
+package drydock.rules.service_selector
+
+import data.drydock.lib.k8s
+import data.drydock.lib.selectors
+import rego.v1
+
+deny contains {"msg": msg, "doc": i} if {
+	some i, d in input.documents
+	d.object.kind == "Service"
+	object.get(d.object, ["spec", "type"], "ClusterIP") != "ExternalName"
+	sel := d.object.spec.selector
+	count(sel) > 0
+	not selects_something(k8s.namespace(d.object), sel)
+	msg := sprintf("Service %s selector %v matches no pod template in namespace %s", [k8s.name(d.object), sel, k8s.namespace(d.object)])
+}
+
+selects_something(ns, sel) if {
+	some p in k8s.pods
+	k8s.namespace(p.obj) == ns
+	selectors.map_matches(sel, k8s.pod_labels(p))
+}
