@@ -18,7 +18,7 @@ import jsonschema
 from ..errors import InputError, Problem
 from ..gate.findings import Severity, SourceRef
 from .types import Environment, Override, Platform, Port, Probe, SecretRef, Service
-from .yamlload import format_path, load_document, read_text
+from .yamlload import format_path, key_position, load_document, read_text
 
 DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -50,7 +50,7 @@ def _schema_problems(data: Any, lines: dict, kind: str, display: str) -> list[Pr
         if err.validator == "additionalProperties" and isinstance(err.instance, dict):
             allowed = set(err.schema.get("properties", {}))
             for extra in sorted(k for k in err.instance if k not in allowed):
-                line, col = lines.get(path + (extra,), lines.get(path, (None, None)))
+                line, col = key_position(lines, path + (extra,))
                 hint = f"remove it; allowed keys here: {', '.join(sorted(allowed))}" if allowed else "remove it"
                 problems.append(Problem(f"unknown key '{extra}'", display, line, col, format_path(path + (extra,)), hint))
             continue
@@ -94,13 +94,16 @@ def _hint(err: jsonschema.ValidationError) -> str:
     return "see docs/inputs.md for the file format"
 
 
-def _read(path: Path, root: Path, kind: str) -> tuple[dict | None, dict, str, list[Problem]]:
+def _read(path: Path, root: Path, kind: str, raw: dict | None = None) -> tuple[dict | None, dict, str, list[Problem]]:
+    """Parse and schema-check one file. `raw`, when given, receives the parsed data even if invalid."""
     display = _display(path, root)
     try:
         text = read_text(path, display)
         data, lines = load_document(text, display)
     except InputError as exc:
         return None, {}, display, exc.problems
+    if raw is not None:
+        raw.update(data=data, lines=lines)
     problems = _schema_problems(data, lines, kind, display)
     if not problems and isinstance(data, dict):
         stem = path.stem
@@ -113,7 +116,7 @@ def _read(path: Path, root: Path, kind: str) -> tuple[dict | None, dict, str, li
 
 
 def _dotted_lines(lines: dict) -> MappingProxyType:
-    return MappingProxyType({format_path(k): v[0] for k, v in lines.items() if k})
+    return MappingProxyType({format_path(k): v[0] for k, v in lines.items() if k and k[0] != "#key"})
 
 
 def _build_service(d: dict, lines: dict, display: str) -> Service:
@@ -227,11 +230,15 @@ def load_project(root: Path) -> Platform:
         raise InputError(f"no service files in {root / 'services'}", hint="create services/<name>.yaml (see docs/inputs.md)")
     raw_services: dict[str, tuple[dict, dict, str]] = {}
     broken: set[str] = set()  # files that failed to load still name a service: avoid follow-on errors
+    half_read: list[tuple[dict, dict, str]] = []  # schema-invalid files: still check their dependencies
     for path in svc_files:
-        data, lines, display, errs = _read(path, root, "service")
+        raw: dict = {}
+        data, lines, display, errs = _read(path, root, "service", raw)
         problems += errs
         if data is None:
             broken.add(path.stem)
+            if raw:
+                half_read.append((raw["data"], raw["lines"], display))
             continue
         name = data["metadata"]["name"]
         if name in raw_services:
@@ -247,6 +254,9 @@ def load_project(root: Path) -> Platform:
     for name, (data, lines, display) in raw_services.items():
         problems += _check_service(data, lines, display, set(raw_services) | broken, set(environments) if environments else None)
         services[name] = _build_service(data, lines, display)
+    known = set(raw_services) | broken
+    for data, lines, display in half_read:
+        problems += _check_dependencies(data, lines, display, known)
     for env in environments.values():
         for svc in env.versions:
             if svc != "default" and svc not in raw_services and svc not in broken:
@@ -269,18 +279,33 @@ def load_project(root: Path) -> Platform:
                     MappingProxyType(dict(sorted(environments.items()))))
 
 
-def _check_service(data: dict, lines: dict, display: str, known: set[str], envs: set[str] | None) -> list[Problem]:
-    out = []
-    spec = data["spec"]
-    name = data["metadata"]["name"]
-    for i, dep in enumerate(spec.get("dependsOn", {}).get("services", [])):
+def _check_dependencies(data: Any, lines: dict, display: str, known: set[str]) -> list[Problem]:
+    """Each dependsOn.services entry must name another service. Tolerates otherwise invalid files."""
+    out: list[Problem] = []
+    try:
+        name = data["metadata"]["name"]
+        deps = data["spec"]["dependsOn"]["services"]
+    except (KeyError, TypeError):
+        return out
+    if not isinstance(deps, list):
+        return out
+    for i, dep in enumerate(deps):
+        if not isinstance(dep, str):
+            continue
         path = ("spec", "dependsOn", "services", i)
-        line, col = lines[path]
+        line, col = lines.get(path, (None, None))
         if dep == name:
-            out.append(Problem(f"service depends on itself", display, line, col, format_path(path), "remove the entry"))
+            out.append(Problem("service depends on itself", display, line, col, format_path(path), "remove the entry"))
         elif dep not in known:
+            others = sorted(known - {name})
             out.append(Problem(f"unknown dependency '{dep}'", display, line, col, format_path(path),
-                               f"use one of: {', '.join(sorted(known - {name}))}, or add services/{dep}.yaml"))
+                               f"use one of: {', '.join(others)}, or add services/{dep}.yaml"))
+    return out
+
+
+def _check_service(data: dict, lines: dict, display: str, known: set[str], envs: set[str] | None) -> list[Problem]:
+    spec = data["spec"]
+    out = _check_dependencies(data, lines, display, known)
     seen_names, seen_ports = {}, {}
     for i, port in enumerate(spec["ports"]):
         for key, seen in (("name", seen_names), ("port", seen_ports)):

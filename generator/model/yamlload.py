@@ -27,7 +27,12 @@ _PLAIN_TAGS = {
 _AS_STRING_TAGS = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary"}
 
 Path_ = tuple  # a path into the document: ("spec", "ports", 0, "port")
-LineMap = dict  # Path_ -> (line, column), both 1-based
+LineMap = dict  # Path_ -> (line, column), both 1-based; see load_document
+
+
+def key_position(lines: LineMap, path: tuple) -> tuple[int | None, int | None]:
+    """Where the key that ends `path` is written (for 'unknown key' errors)."""
+    return lines.get(("#key",) + path) or lines.get(path, (None, None))
 
 
 def format_path(path: tuple) -> str:
@@ -61,7 +66,11 @@ def read_text(path: Path, display: str) -> str:
 
 
 def load_document(text: str, display: str) -> tuple[Any, LineMap]:
-    """Parse exactly one YAML document; return its value and a path -> (line, col) map."""
+    """Parse exactly one YAML document; return its value and a path -> (line, col) map.
+
+    A scalar's path maps to where its value is written; a mapping's or list's path to
+    its key (block collections start on the next line, the key is what users look for).
+    """
     try:
         nodes = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as exc:
@@ -85,21 +94,22 @@ def load_document(text: str, display: str) -> tuple[Any, LineMap]:
         raise InputError("file holds more than one YAML document", file=display, line=second,
                          hint="put one service or environment per file (remove the extra '---')")
     lines: LineMap = {}
-    value = _build(nodes[0], (), lines, display, 0)
+    value = _build(nodes[0], (), lines, display, 0, set())
     return value, lines
 
 
-def _build(node: yaml.Node, path: tuple, lines: LineMap, display: str, depth: int) -> Any:
+def _build(node: yaml.Node, path: tuple, lines: LineMap, display: str, depth: int, seen: set[int]) -> Any:
     mark = node.start_mark
     lines[path] = (mark.line + 1, mark.column + 1)
     if depth > MAX_DEPTH:
         raise InputError(Problem("document is nested too deeply", display, mark.line + 1, mark.column + 1,
                                  hint=f"keep nesting under {MAX_DEPTH} levels"))
-    if getattr(node, "anchor", None) is not None:
-        # Aliases are legitimate YAML but unneeded in small inputs, and they are how
-        # "billion laughs" documents explode; refusing them is simplest and safe.
+    if id(node) in seen:
+        # The composer resolves an alias to the anchored node itself, so meeting a node twice
+        # means an alias. Unneeded in small inputs, and how "billion laughs" documents explode.
         raise InputError(Problem("YAML anchors and aliases are not allowed in drydock inputs", display,
                                  mark.line + 1, mark.column + 1, hint="write the value out in full"))
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         if node.tag != "tag:yaml.org,2002:map":
             raise _bad_tag(node, display)
@@ -115,17 +125,19 @@ def _build(node: yaml.Node, path: tuple, lines: LineMap, display: str, depth: in
             key = key_node.value
             kline = key_node.start_mark.line + 1
             if key in out:
-                first = lines[path + (key,)][0]
+                first = lines[("#key",) + path + (key,)][0]
                 raise InputError(Problem(f"duplicate key '{key}' (first defined on line {first})", display, kline,
                                          key_node.start_mark.column + 1, field=format_path(path + (key,)),
                                          hint="remove one of the two entries"))
-            out[key] = _build(value_node, path + (key,), lines, display, depth + 1)
-            lines[path + (key,)] = (kline, key_node.start_mark.column + 1)
+            out[key] = _build(value_node, path + (key,), lines, display, depth + 1, seen)
+            lines[("#key",) + path + (key,)] = (kline, key_node.start_mark.column + 1)
+            if not isinstance(value_node, yaml.ScalarNode):
+                lines[path + (key,)] = (kline, key_node.start_mark.column + 1)
         return out
     if isinstance(node, yaml.SequenceNode):
         if node.tag != "tag:yaml.org,2002:seq":
             raise _bad_tag(node, display)
-        return [_build(item, path + (i,), lines, display, depth + 1) for i, item in enumerate(node.value)]
+        return [_build(item, path + (i,), lines, display, depth + 1, seen) for i, item in enumerate(node.value)]
     if node.tag in _AS_STRING_TAGS:
         return node.value
     if node.tag not in _PLAIN_TAGS:
