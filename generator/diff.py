@@ -499,6 +499,8 @@ def _highlights(key: ResourceKey, status: str, base: Any, head: Any) -> list[Hig
                 add("replicas", f"{'.'.join(path)}: {_fmt(vb)} → {_fmt(vh)}")
     verb = {"added": "added", "removed": "removed", "changed": "changed"}[status]
     kind = key.kind
+    if status == "changed" and _without_labels(base) == _without_labels(head):
+        return out  # only labels/annotations moved (e.g. a version label): not a risk
     if kind in RBAC_KINDS:
         add("rbac", f"RBAC {kind} {verb}")
     elif kind in NETWORK_KINDS:
@@ -521,6 +523,13 @@ def _highlights(key: ResourceKey, status: str, base: Any, head: Any) -> list[Hig
 
 
 _MISSING = object()
+
+
+def _without_labels(obj: Any) -> Any:
+    if not isinstance(obj, dict) or not isinstance(obj.get("metadata"), dict):
+        return _dump(obj)
+    meta = {k: v for k, v in obj["metadata"].items() if k not in ("labels", "annotations")}
+    return _dump({**obj, "metadata": meta})
 
 
 # --------------------------------------------------------------------------- diffing
@@ -981,7 +990,38 @@ def render_diff(result: DiffResult, fmt: str = "markdown", max_chars: int = GITH
     raise ValueError(f"unknown diff format {fmt!r}; use markdown, text or json")
 
 
+PART_SEPARATOR = "\n<!-- drydock diff: next part -->\n\n"
+
+
+def join_parts(parts: list[str]) -> str:
+    """All parts as one text for stdout: parts separated by an HTML comment line."""
+    return PART_SEPARATOR.join(parts)
+
+
+def write_parts(parts: list[str], output: Path) -> list[Path]:
+    """Write part 1 to `output`, part i (i >= 2) to `output` + `.i`; return the paths.
+
+    Stale `output.N` files from an earlier, longer diff are removed so a workflow that
+    posts `output*` never posts an old part.
+    """
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    for i, part in enumerate(parts, 1):
+        path = output if i == 1 else output.with_name(f"{output.name}.{i}")
+        path.write_text(part, encoding="utf-8")
+        written.append(path)
+    i = len(parts) + 1
+    while (stale := output.with_name(f"{output.name}.{i}")).exists():
+        stale.unlink()
+        i += 1
+    return written
+
+
 __all__ = [
+    "PART_SEPARATOR",
+    "join_parts",
+    "write_parts",
     "DiffResult",
     "Highlight",
     "PolicyDelta",

@@ -17,7 +17,9 @@ from generator.diff import (
     DiffResult,
     diff_refs,
     diff_trees,
+    join_parts,
     render_diff,
+    write_parts,
     set_policy_delta,
 )
 from generator.errors import InputError
@@ -190,6 +192,15 @@ def test_risk_categories(repo):
     cats = {h.category for h in diff_refs(repo, "HEAD~1").highlights}
     assert {"replicas", "resources", "rbac", "network", "ingress", "crd"} <= cats
     assert "prod" not in cats and "image" not in cats
+
+    # a label-only change on an RBAC object is not a risk highlight
+    role = yaml.safe_load((repo / "rendered/dev/x/role-x.yaml").read_text())
+    role["metadata"]["labels"] = {"app.kubernetes.io/version": "2"}
+    write(repo, {"rendered/dev/x/role-x.yaml": dump(role)})
+    commit(repo, "label")
+    res = diff_refs(repo, "HEAD~1")
+    assert [c.key.kind for c in res.changes] == ["Role"]
+    assert res.highlights == []
 
 
 MARKERS = ["S3CR3T-BASE-7f3a", "S3CR3T-HEAD-9c1e", "c2VjcmV0LWJhc2U=", "c2VjcmV0LWhlYWQ=",
@@ -425,3 +436,12 @@ def test_golden_markdown():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(out[0], encoding="utf-8")
     assert out[0] == path.read_text(encoding="utf-8")
+
+
+def test_write_parts_and_join(tmp_path):
+    out = tmp_path / "o" / "diff.md"
+    assert write_parts(["a", "b", "c"], out) == [out, out.with_name("diff.md.2"), out.with_name("diff.md.3")]
+    assert out.read_text() == "a" and out.with_name("diff.md.3").read_text() == "c"
+    write_parts(["x"], out)  # a shorter diff later removes the stale parts
+    assert out.read_text() == "x" and not out.with_name("diff.md.2").exists() and not out.with_name("diff.md.3").exists()
+    assert join_parts(["a", "b"]).count("next part") == 1
