@@ -11,6 +11,7 @@ node, so start lines come for free; field lines are only looked up (by composing
 """
 from __future__ import annotations
 
+import gc
 import os
 import re
 import sys
@@ -31,6 +32,28 @@ class ManifestLoader(_BaseLoader):  # type: ignore[misc, valid-type]
     * timestamps stay strings (Kubernetes decodes YAML to JSON: `2024-01-01` is a string there);
     * a bare `=` is the string "=" (PyYAML otherwise fails on the `value` tag).
     """
+
+
+    _resolved: dict = {}
+
+    def resolve(self, kind, value, implicit):
+        # The C parser asks the (pure Python, regex-based) resolver for every scalar's tag;
+        # manifests repeat the same keys and values endlessly, so remember the answers.
+        if kind is yaml.ScalarNode:
+            key = (value, implicit)
+            tag = self._resolved.get(key)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(value) <= 128 and len(self._resolved) < 50_000:
+                    self._resolved[key] = tag
+            return tag
+        return super().resolve(kind, value, implicit)
+
+    def descend_resolver(self, current_node, current_index):  # no path resolvers are registered
+        pass
+
+    def ascend_resolver(self):
+        pass
 
 
 def _construct_str(loader, node):
@@ -77,6 +100,17 @@ def read_manifests(paths: Sequence[str | Path], stdin: IO[str] | None = None) ->
     Raises `InputError` (file:line and a hint) for a missing path, YAML that does not
     parse, a custom tag, or a document that is not a mapping.
     """
+    # Parsing allocates many small objects that all stay alive: the cyclic GC only costs time here.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _read(paths, stdin)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _read(paths: Sequence[str | Path], stdin: IO[str] | None) -> list[Document]:
     docs: list[Document] = []
     for p in paths:
         if str(p) == "-":

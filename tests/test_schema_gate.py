@@ -251,3 +251,41 @@ def test_cli_exit_codes():
     broken = subprocess.run(cmd + [str(FIX / "broken-yaml.yaml")], capture_output=True, text=True, env=env)
     assert broken.returncode == 2 and "broken-yaml.yaml:7" in broken.stderr and "fix:" in broken.stderr
     assert "Traceback" not in broken.stderr
+
+
+def _tree(tmp_path, n=80, bad_at=None, broken_at=None):
+    src = (FIX / "valid" / "builtin.yaml").read_text().split("---\n")
+    for i in range(n):
+        text = src[i % len(src)]
+        if i == bad_at:
+            text = (FIX / "bad-port-string.yaml").read_text()
+        if i == broken_at:
+            text = (FIX / "broken-yaml.yaml").read_text()
+        d = tmp_path / f"app-{i % 7}"
+        d.mkdir(exist_ok=True)
+        (d / f"doc-{i:03d}.yaml").write_text(text)
+    (tmp_path / "widget.yaml").write_text((FIX / "unknown-kind.yaml").read_text())
+    return tmp_path
+
+
+def test_validate_paths_same_result_with_one_or_two_workers(tmp_path):
+    from generator.gate.engines.schema import validate_paths
+
+    root = _tree(tmp_path, bad_at=61)
+    one = validate_paths([root], workers=1)
+    two = validate_paths([root], workers=2)
+    assert one == two
+    findings, skipped, n = two
+    assert n == 81 and len(findings) == 1 and findings[0].file.endswith("doc-061.yaml") and findings[0].line == 21
+    assert len(skipped) == 1 and "Widget" in skipped[0]
+
+
+def test_validate_paths_raises_a_workers_input_error(tmp_path):
+    from generator.errors import InputError
+    from generator.gate.engines.schema import validate_paths
+
+    root = _tree(tmp_path, broken_at=70)
+    for workers in (1, 2):
+        with pytest.raises(InputError) as exc:
+            validate_paths([root], workers=workers)
+        assert exc.value.problems[0].file.endswith("doc-070.yaml") and exc.value.problems[0].line == 7

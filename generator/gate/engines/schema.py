@@ -235,11 +235,26 @@ def validate_documents(docs: Sequence[Document], strict_kinds: bool = False, val
         return validate_with_kubeconform(docs, strict_kinds=strict_kinds)
     if validator not in ("builtin", "drydock", "jsonschema-rs"):
         raise EngineError(f"unknown schema validator {validator!r}", hint="use --validator builtin or --validator kubeconform")
+    findings, unknown = _check(docs, strict_kinds)
+    findings.sort(key=Finding.sort_key)
+    return findings, ([] if strict_kinds else _skipped(unknown))
+
+
+def _skipped(unknown: dict[tuple[str, str], list[tuple[str, int]]]) -> list[str]:
+    out = []
+    for (api_version, kind), where in sorted(unknown.items()):
+        file, line = min(where)
+        more = f" (+{len(where) - 1} more)" if len(where) > 1 else ""
+        out.append(f"{api_version} {kind} (no schema): {file}:{line}{more}")
+    return out
+
+
+def _check(docs: Sequence[Document], strict_kinds: bool) -> tuple[list[Finding], dict[tuple[str, str], list[tuple[str, int]]]]:
     from ...yamlio import field_line
 
     store = get_store()
     findings: list[Finding] = []
-    unknown: dict[tuple[str, str], list[Document]] = {}
+    unknown: dict[tuple[str, str], list[tuple[str, int]]] = {}
     for doc in docs:
         obj = doc.obj
         api_version, kind = obj.get("apiVersion"), obj.get("kind")
@@ -251,7 +266,10 @@ def validate_documents(docs: Sequence[Document], strict_kinds: bool = False, val
         if v is None:
             served = store.builtin_versions(api_version, kind)
             if served is None:
-                unknown.setdefault((api_version, kind), []).append(doc)
+                unknown.setdefault((api_version, kind), []).append((doc.file, doc.line))
+                if strict_kinds:
+                    findings.append(_finding(doc, RULE_UNKNOWN_KIND, f"{api_version} {kind}: no schema for this kind "
+                                             f"(Kubernetes v{KUBERNETES_VERSION} built-ins and vendored CRDs only)", doc.line))
             else:
                 where = f"use {' or '.join(served)}" if served else f"no kind {kind} in that API group"
                 findings.append(_finding(doc, RULE_NOT_SERVED, f"{api_version} {kind} is not served by Kubernetes "
@@ -271,19 +289,128 @@ def validate_documents(docs: Sequence[Document], strict_kinds: bool = False, val
             findings.append(_finding(doc, RULE_INVALID, text, field_line(doc, path)))
         if len(described) > _MAX_ERRORS_PER_DOC:
             findings.append(_finding(doc, RULE_INVALID, f"... and {len(described) - _MAX_ERRORS_PER_DOC} more schema errors", doc.line))
-    skipped: list[str] = []
-    for (api_version, kind), ds in sorted(unknown.items()):
-        first = ds[0]
-        more = f" (+{len(ds) - 1} more)" if len(ds) > 1 else ""
-        skipped.append(f"{api_version} {kind} (no schema): {first.file}:{first.line}{more}")
-        if strict_kinds:
-            for d in ds:
-                findings.append(_finding(d, RULE_UNKNOWN_KIND, f"{api_version} {kind}: no schema for this kind "
-                                                               f"(Kubernetes v{KUBERNETES_VERSION} built-ins and vendored CRDs only)", d.line))
-    if strict_kinds:
-        skipped = []
+    return findings, unknown
+
+
+# --- whole-path validation (the CLI path): read + validate, split over CPU cores -------------
+
+def _plan(paths: Sequence[str | Path]) -> list[str | Path]:
+    """Expand directories to their files (same order as read_manifests), keep '-' and files."""
+    from ...yamlio import iter_manifest_files
+
+    out: list[str | Path] = []
+    for p in paths:
+        if str(p) != "-" and Path(p).is_dir():
+            out.extend(iter_manifest_files(Path(p)))
+        else:
+            out.append(p)
+    return out
+
+
+def _validate_chunk(files, strict_kinds, stdin=None):
+    from ...yamlio import read_manifests
+
+    docs = read_manifests(files, stdin=stdin)
+    findings, unknown = _check(docs, strict_kinds)
+    return findings, unknown, len(docs)
+
+
+def default_workers() -> int:
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:
+        n = os.cpu_count() or 1
+    return max(1, min(n, 4))
+
+
+def validate_paths(paths: Sequence[str | Path], strict_kinds: bool = False, validator: str = "builtin",
+                   workers: int | None = None, stdin=None) -> tuple[list[Finding], list[str], int]:
+    """Read manifests from files/directories/'-' and validate them: (findings, skipped, documents).
+
+    Large inputs are split over `workers` forked processes (default: CPUs, at most 4), each
+    reading and validating its share; only findings travel back. InputError/EngineError
+    from any share is raised here.
+    """
+    from ...yamlio import read_manifests
+
+    if validator != "builtin" and validator not in ("drydock", "jsonschema-rs"):
+        docs = read_manifests(paths, stdin=stdin)
+        findings, skipped = validate_documents(docs, strict_kinds=strict_kinds, validator=validator)
+        return findings, skipped, len(docs)
+    files = _plan(paths)
+    workers = default_workers() if workers is None else max(1, workers)
+    if workers == 1 or len(files) < 64 or not hasattr(os, "fork") or any(str(f) == "-" for f in files):
+        findings, unknown, n = _validate_chunk(files, strict_kinds, stdin)
+    else:
+        findings, unknown, n = _fork_map(files, strict_kinds, workers)
     findings.sort(key=Finding.sort_key)
-    return findings, skipped
+    return findings, ([] if strict_kinds else _skipped(unknown)), n
+
+
+def _fork_map(files, strict_kinds, workers):
+    import pickle
+
+    # balance by size, keep each share in path order
+    sizes = []
+    for i, f in enumerate(files):
+        try:
+            sizes.append((os.path.getsize(f), i))
+        except OSError:
+            sizes.append((0, i))
+    shares: list[list[int]] = [[] for _ in range(workers)]
+    load = [0] * workers
+    for size, i in sorted(sizes, reverse=True):
+        w = load.index(min(load))
+        shares[w].append(i)
+        load[w] += size + 512
+    shares = [[files[i] for i in sorted(s)] for s in shares if s]
+    children = []
+    for share in shares[1:]:
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child: validate, send the pickled result, exit without cleanup
+            os.close(r)
+            try:
+                try:
+                    result = ("ok", _validate_chunk(share, strict_kinds))
+                except BaseException as e:  # noqa: BLE001 - re-raised in the parent
+                    result = ("err", e)
+                data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+                with os.fdopen(w, "wb") as fh:
+                    fh.write(data)
+            finally:
+                os._exit(0)
+        os.close(w)
+        children.append((pid, r))
+    results = []
+    try:
+        results.append(("ok", _validate_chunk(shares[0], strict_kinds)))
+    except BaseException as e:  # noqa: BLE001
+        results.append(("err", e))
+    for pid, r in children:
+        with os.fdopen(r, "rb") as fh:
+            data = fh.read()
+        os.waitpid(pid, 0)
+        try:
+            results.append(pickle.loads(data))
+        except Exception:  # noqa: BLE001 - a child that died without a result
+            results.append(("err", EngineError("schema worker process failed",
+                                               hint="re-run with one worker to see the error")))
+    errors = [e for status, e in results if status == "err"]
+    if errors:
+        def where(e):
+            p = getattr(e, "problems", None)
+            return (p[0].file or "", p[0].line or 0) if p else ("~", 0)
+        raise min(errors, key=where)
+    findings: list[Finding] = []
+    unknown: dict = {}
+    n = 0
+    for _, (f, u, c) in results:
+        findings += f
+        n += c
+        for k, v in u.items():
+            unknown.setdefault(k, []).extend(v)
+    return findings, unknown, n
 
 
 # --- kubeconform ---------------------------------------------------------------------------
@@ -405,12 +532,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--strict-kinds", action="store_true", help="a kind without a schema is a finding")
     ap.add_argument("--validator", default="builtin", choices=["builtin", "kubeconform"])
     ap.add_argument("-q", "--quiet", action="store_true", help="print only findings")
+    ap.add_argument("-j", "--workers", type=int, default=None, help="processes (default: CPUs, at most 4)")
     args = ap.parse_args(argv)
-    from ...yamlio import read_manifests
 
     try:
-        docs = read_manifests(args.paths)
-        findings, skipped = validate_documents(docs, strict_kinds=args.strict_kinds, validator=args.validator)
+        findings, skipped, ndocs = validate_paths(args.paths, strict_kinds=args.strict_kinds,
+                                                  validator=args.validator, workers=args.workers)
     except (InputError, EngineError) as e:
         for p in e.problems:
             print(f"error: {p.render()}", file=sys.stderr)
@@ -423,7 +550,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.quiet:
         for s in skipped:
             sys.stderr.write(f"skipped: {s}\n")
-        w(f"schema: {len(docs)} documents, {len(findings)} findings, {len(skipped)} kinds skipped\n")
+        w(f"schema: {ndocs} documents, {len(findings)} findings, {len(skipped)} kinds skipped\n")
     return 1 if findings else 0
 
 
