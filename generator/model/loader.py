@@ -105,6 +105,8 @@ def _read(path: Path, root: Path, kind: str, raw: dict | None = None) -> tuple[d
     if raw is not None:
         raw.update(data=data, lines=lines)
     problems = _schema_problems(data, lines, kind, display)
+    if not problems and kind == "environment":
+        problems += _check_addons(data, lines, display)
     if not problems and isinstance(data, dict):
         stem = path.stem
         if data["metadata"]["name"] != stem:
@@ -113,6 +115,16 @@ def _read(path: Path, root: Path, kind: str, raw: dict | None = None) -> tuple[d
                                     display, line, col, "metadata.name",
                                     f"rename the file to {data['metadata']['name']}{path.suffix} or change the name"))
     return (None if problems else data), lines, display, problems
+
+
+def _check_addons(data: dict, lines: dict, display: str) -> list[Problem]:
+    out = []
+    for name in data["spec"].get("addons", {}):
+        if name not in ADDON_DEFAULTS:
+            line, col = lines.get(("spec", "addons", name), (None, None))
+            out.append(Problem(f"unknown add-on '{name}'", display, line, col, f"spec.addons.{name}",
+                               f"use one of: {', '.join(sorted(ADDON_DEFAULTS))} (docs/argocd.md)"))
+    return out
 
 
 def _dotted_lines(lines: dict) -> MappingProxyType:
@@ -166,6 +178,8 @@ def _build_environment(d: dict, lines: dict, display: str) -> Environment:
     s = d["spec"]
     a = s["autoscaling"]
     argo = s.get("argocd", {})
+    retry = argo.get("retry", {})
+    backoff = retry.get("backoff", {})
     rollout = s["rollout"]
     addons = {name: MappingProxyType({"enabled": enabled}) for name, enabled in ADDON_DEFAULTS.items()}
     for name, conf in s.get("addons", {}).items():
@@ -192,6 +206,9 @@ def _build_environment(d: dict, lines: dict, display: str) -> Environment:
         auto_sync=argo.get("autoSync", True), prune=argo.get("prune", True), self_heal=argo.get("selfHeal", True),
         addons=MappingProxyType(dict(sorted(addons.items()))),
         source=SourceRef(display, lines[("metadata", "name")][0]), lines=_dotted_lines(lines),
+        argocd_namespace=argo.get("namespace", "argocd"),
+        retry_limit=retry.get("limit", 5), retry_duration=backoff.get("duration", "5s"),
+        retry_factor=backoff.get("factor", 2), retry_max_duration=backoff.get("maxDuration", "3m"),
     )
 
 

@@ -119,9 +119,15 @@ class Environment:
     auto_sync: bool
     prune: bool
     self_heal: bool
-    addons: Mapping[str, Mapping[str, object]]
+    addons: Mapping[str, Mapping[str, object]]  # name -> {enabled, version?, namespace?, values?}
     source: SourceRef
     lines: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    # spec.argocd extras (docs/argocd.md); defaults match the loader's.
+    argocd_namespace: str = "argocd"
+    retry_limit: int = 5
+    retry_duration: str = "5s"
+    retry_factor: int = 2
+    retry_max_duration: str = "3m"
 
     def line_of(self, dotted: str) -> SourceRef:
         return SourceRef(self.source.file, self.lines.get(dotted, self.source.line))
