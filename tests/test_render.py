@@ -114,6 +114,16 @@ def test_files_parse_back_to_the_rendered_objects(renders):
         assert yaml.safe_load(f.text) == f.obj
 
 
+def test_libyaml_and_pure_python_emitters_write_the_same_bytes(renders):
+    from generator.render import DUMPER, PURE_DUMPER, dump_yaml
+
+    if DUMPER is PURE_DUMPER:
+        pytest.skip("libyaml not available: only the pure-Python emitter exists here")
+    for rendered in renders.values():
+        for f in rendered.files:
+            assert dump_yaml(f.obj, DUMPER) == dump_yaml(f.obj, PURE_DUMPER), f.path
+
+
 def test_golden_order_service_dev(renders):
     """Golden files for one service; regenerate with UPDATE_GOLDEN=1 after an intended change."""
     files = {f.path: f.text for f in renders["dev"].files if f.path.startswith("order-service/")}
