@@ -8,7 +8,8 @@ manifests for an e-commerce platform in a temp dir: Deployments, Services, Confi
 ServiceAccounts, HPAs, PDBs, NetworkPolicies, Ingresses, ServiceMonitors, ExternalSecrets
 and Argo CD Applications. Then times, as separate processes on the same files:
 
-  drydock             python -m generator.gate.engines.schema -q DIR
+  drydock             python -m generator.gate.engines.schema -q DIR   (forked workers, one per CPU)
+  drydock -j 1        the same in one process
   kubernetes-validate kubernetes-validate --strict --quiet -k 1.31.0 FILES...
 
 `run(quick)` returns a dict for bench drivers. The last printed line is
@@ -374,6 +375,8 @@ def run(quick: bool = False, docs: int | None = None, verbose: bool = True) -> d
         d_time, proc = _time(cmd, 3 if quick else 5, env, Path(tmp))
         if proc.returncode != 0:
             raise RuntimeError(f"drydock found problems in generated documents:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+        d1_time, _ = _time(cmd[:-1] + ["-j", "1", "rendered"], 3 if quick else 5, env, Path(tmp))
+        result["drydock_one_process"] = {"seconds": round(d1_time, 4), "docs_per_s": round(n / d1_time, 1)}
         startup, _ = _time([sys.executable, "-c", "pass"], 3, env, Path(tmp))
         result["drydock"] = {"seconds": round(d_time, 4), "docs_per_s": round(n / d_time, 1),
                              "python_startup_s": round(startup, 4)}
@@ -401,7 +404,9 @@ def run(quick: bool = False, docs: int | None = None, verbose: bool = True) -> d
             result["ratio"] = None
     d = result["drydock"]
     say(f"{'tool':<22}{'docs':>6}{'seconds':>10}{'docs/s':>10}")
+    d1 = result["drydock_one_process"]
     say(f"{'drydock':<22}{n:>6}{d['seconds']:>10.3f}{d['docs_per_s']:>10.0f}")
+    say(f"{'drydock -j 1':<22}{n:>6}{d1['seconds']:>10.3f}{d1['docs_per_s']:>10.0f}")
     k = result["kubernetes_validate"]
     if k:
         say(f"{'kubernetes-validate':<22}{n:>6}{k['seconds']:>10.3f}{k['docs_per_s']:>10.0f}")

@@ -74,6 +74,8 @@ _HINT_MAPPING = "each YAML document must be one Kubernetes object (a mapping wit
 
 def display_path(path: Path) -> str:
     """Path as shown to users: relative to the working directory when inside it."""
+    if not path.is_absolute() and ".." not in path.parts:
+        return path.as_posix()
     try:
         rel = os.path.relpath(path)
     except ValueError:  # another drive (Windows)
@@ -128,7 +130,8 @@ def _read(paths: Sequence[str | Path], stdin: IO[str] | None) -> list[Document]:
         for f in files:
             shown = display_path(f)
             try:
-                text = f.read_text(encoding="utf-8")
+                with open(f, encoding="utf-8") as fh:
+                    text = fh.read()
             except UnicodeDecodeError as e:
                 raise InputError(Problem(f"file is not UTF-8 text ({e.reason} at byte {e.start})", file=shown,
                                          hint="save the manifest as UTF-8")) from None

@@ -289,3 +289,19 @@ def test_validate_paths_raises_a_workers_input_error(tmp_path):
         with pytest.raises(InputError) as exc:
             validate_paths([root], workers=workers)
         assert exc.value.problems[0].file.endswith("doc-070.yaml") and exc.value.problems[0].line == 7
+
+
+def test_normalize_kubeconform_missing_schema_and_missing_kind():
+    from generator.gate.engines.schema import normalize_kubeconform
+
+    docs = read_manifests([FIX / "unknown-kind.yaml", FIX / "missing-kind.yaml"])
+    out = {"resources": [
+        {"filename": "a", "kind": "Widget", "version": "example.com/v1", "status": "statusError",
+         "msg": "could not find schema for Widget"},
+        {"filename": "b", "kind": "", "version": "", "status": "statusError", "msg": "missing 'kind' key"},
+    ]}
+    by_file = {"a": docs[0], "b": docs[1]}
+    findings, skipped = normalize_kubeconform(out, by_file)
+    assert [f.rule_id for f in findings] == [RULE_NO_TYPE] and len(skipped) == 1
+    findings, skipped = normalize_kubeconform(out, by_file, strict_kinds=True)
+    assert sorted(f.rule_id for f in findings) == sorted([RULE_NO_TYPE, RULE_UNKNOWN_KIND]) and skipped == []

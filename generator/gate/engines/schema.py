@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -416,7 +414,20 @@ def _fork_map(files, strict_kinds, workers):
 # --- kubeconform ---------------------------------------------------------------------------
 
 def kubeconform_path() -> str | None:
+    import shutil
+
     return shutil.which("kubeconform")
+
+
+def kubeconform_schema_locations() -> list[str]:
+    """`KUBECONFORM_SCHEMA_LOCATION` (comma-separated) or: kubeconform's default (its upstream
+    Kubernetes schemas, fetched over HTTPS) plus drydock's vendored CRD schemas, whose file names
+    follow the CRDs-catalog template `{group}/{kind}_{version}.json`."""
+    env = [loc for loc in os.environ.get("KUBECONFORM_SCHEMA_LOCATION", "").split(",") if loc]
+    if env:
+        return env
+    crds = (SCHEMA_DIR / "crds").as_posix()
+    return ["default", crds + "/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json"]
 
 
 def validate_with_kubeconform(docs: Sequence[Document], strict_kinds: bool = False, binary: str | None = None,
@@ -424,9 +435,9 @@ def validate_with_kubeconform(docs: Sequence[Document], strict_kinds: bool = Fal
     """Run `kubeconform -output json -strict -summary` on the documents and normalise its results.
 
     Documents are written one per file to a temp dir (so results map back to file:line).
-    kubeconform fetches schemas itself (default: its upstream schema locations, or
-    `-schema-location` from the KUBECONFORM_SCHEMA_LOCATION env var, comma-separated).
+    Schema locations: see `kubeconform_schema_locations`.
     """
+    import subprocess
     import tempfile
 
     exe = binary or kubeconform_path()
@@ -447,7 +458,7 @@ def validate_with_kubeconform(docs: Sequence[Document], strict_kinds: bool = Fal
         cmd = [exe, "-output", "json", "-strict", "-summary", "-kubernetes-version", f"{KUBERNETES_VERSION}.0"]
         if not strict_kinds:
             cmd.append("-ignore-missing-schemas")
-        for loc in filter(None, os.environ.get("KUBECONFORM_SCHEMA_LOCATION", "").split(",")):
+        for loc in kubeconform_schema_locations():
             cmd += ["-schema-location", loc]
         cmd.append(tmp)
         try:
@@ -480,19 +491,21 @@ def normalize_kubeconform(out: dict, by_file: dict[str, Document], strict_kinds:
             continue
         errs = r.get("validationErrors") or []
         if status in ("statusInvalid", "invalid") and errs:
+            from ...yamlio import field_line
+
             for e in errs:
                 path = [int(p) if p.isdigit() else p.replace("~1", "/").replace("~0", "~")
                         for p in (e.get("path") or "").split("/") if p]
-                from ...yamlio import field_line
                 findings.append(_finding(doc, RULE_INVALID, f"{format_path(path)}: {e.get('msg', '')}", field_line(doc, path)))
             continue
         msg = r.get("msg", "") or status
-        if "could not find schema" in msg or "missing" in msg and "schema" in msg:
-            rule = RULE_UNKNOWN_KIND
+        low = msg.lower()
+        if "could not find schema" in low or ("schema" in low and "not found" in low):
             if not strict_kinds:
                 skipped.append(f"{r.get('version', '')} {r.get('kind', '')} (no schema): {doc.file}:{doc.line}")
                 continue
-        elif status in ("statusError", "error") and "apiVersion" in msg or "kind" in msg and "missing" in msg:
+            rule = RULE_UNKNOWN_KIND
+        elif "missing" in low and ("apiversion" in low or "kind" in low):
             rule = RULE_NO_TYPE
         else:
             rule = RULE_INVALID
