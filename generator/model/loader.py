@@ -17,7 +17,7 @@ import jsonschema
 
 from ..errors import InputError, Problem
 from ..gate.findings import Severity, SourceRef
-from .types import Environment, Override, Platform, Port, Probe, SecretRef, Service
+from .types import DATASTORES, QUEUES, Environment, Override, Platform, Port, Probe, SecretRef, Service
 from .yamlload import format_path, key_position, load_document, read_text
 
 DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -276,7 +276,7 @@ def load_project(root: Path) -> Platform:
         problems += _check_dependencies(data, lines, display, known)
     for env in environments.values():
         for svc in env.versions:
-            if svc != "default" and svc not in raw_services and svc not in broken:
+            if svc != "default" and svc not in raw_services and svc not in broken and svc not in DATASTORES + QUEUES:
                 line = env.lines.get(f"spec.images.versions.{svc}")
                 problems.append(Problem(f"image version for unknown service '{svc}'", env.source.file, line,
                                         field=f"spec.images.versions.{svc}", hint="remove it or add services/" + svc + ".yaml"))
@@ -288,6 +288,19 @@ def load_project(root: Path) -> Platform:
                                             env.source.file, env.lines.get("spec.images.versions", env.source.line),
                                             field=f"spec.images.versions.{svc}",
                                             hint="set it to <tag>@sha256:<digest> (drydock promote copies it from the previous env)"))
+            if env.datastores == "in-cluster":
+                # In-cluster datastores run mirrored upstream images; under a digest policy they
+                # must be pinned too (spec.images.versions.<datastore>: <tag>@sha256:<digest>).
+                used = sorted({n for d, _, _ in raw_services.values()
+                               for n in d["spec"].get("dependsOn", {}).get("datastores", [])
+                               + d["spec"].get("dependsOn", {}).get("queues", [])})
+                for ds in used:
+                    if "@sha256:" not in (env.versions.get(ds) or ""):
+                        problems.append(Problem(f"in-cluster datastore '{ds}' is not pinned by digest but images.policy is digest",
+                                                env.source.file, env.lines.get("spec.images.versions", env.source.line),
+                                                field=f"spec.images.versions.{ds}",
+                                                hint=f"set spec.images.versions.{ds} to <tag>@sha256:<digest> of the mirrored image, "
+                                                     "or use spec.datastores: managed"))
     if not problems:
         problems += _check_cycles(raw_services)  # only meaningful once every dependency resolves
     if problems:
