@@ -351,6 +351,14 @@ def _segment(item: Any, i: int) -> str:
 def _redact(obj: Any, on_secret: Callable[[tuple, Any], Any]) -> Any:
     """Copy of obj with every secret value replaced by on_secret(path, value)."""
     kind = obj.get("kind") if isinstance(obj, dict) else None
+    if isinstance(kind, str) and kind.endswith("List") and isinstance(obj.get("items"), list):
+        # v1 List / SecretList: each item is redacted by its own kind
+        rest = _redact({k: v for k, v in obj.items() if k != "items"}, on_secret)
+        items = []
+        for i, item in enumerate(obj["items"]):
+            seg = ("items", _segment(item, i) if not isinstance(item, dict) else f"[{i}]")
+            items.append(_redact(item, lambda p, v, seg=seg: on_secret(seg + p, v)))
+        return {**rest, "items": items} if isinstance(rest, dict) else rest
 
     def whole(value: Any, path: tuple) -> Any:
         if isinstance(value, dict):

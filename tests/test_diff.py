@@ -205,7 +205,8 @@ def test_risk_categories(repo):
 
 MARKERS = ["S3CR3T-BASE-7f3a", "S3CR3T-HEAD-9c1e", "c2VjcmV0LWJhc2U=", "c2VjcmV0LWhlYWQ=",
            "AgBy3i4OJSWK-base", "AgBy3i4OJSWK-head", "tok-base-123", "tok-head-456",
-           "cm-key-base", "cm-key-head", "urlpw-base", "urlpw-head", "genericpw-base", "genericpw-head"]
+           "cm-key-base", "cm-key-head", "urlpw-base", "urlpw-head", "genericpw-base", "genericpw-head",
+           "listed-base-55", "listed-head-66"]
 
 
 def secret_objects(side: str) -> dict[str, str]:
@@ -224,6 +225,9 @@ def secret_objects(side: str) -> dict[str, str]:
         "rendered/prod/order-service/configmap-order-service.yaml": dump({
             "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "order-service", "namespace": "shop"},
             "data": {"stripe-api-key": m(4), "log-level": "info"}}),
+        "rendered/prod/monitoring/list.yaml": dump({
+            "apiVersion": "v1", "kind": "List", "metadata": {"name": "bundle"},
+            "items": [{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "in-list"}, "data": {"k": m(7)}}]}),
         "rendered/prod/monitoring/thing.yaml": dump({
             "apiVersion": "example.com/v1", "kind": "Thing", "metadata": {"name": "t", "namespace": "shop"},
             "spec": {"auth": {"password": m(6), "passwordSecretName": "visible-name"}}}),
@@ -237,7 +241,7 @@ def test_secret_values_never_in_output(repo, fmt):
     write(repo, secret_objects("head"))
     commit(repo, "rotate")
     res = diff_refs(repo, "HEAD~1")
-    assert {c.key.kind for c in res.changes} == {"Secret", "SealedSecret", "Deployment", "ConfigMap", "Thing"}
+    assert {c.key.kind for c in res.changes} == {"Secret", "SealedSecret", "Deployment", "ConfigMap", "Thing", "List"}
     out = "".join(render_diff(res, fmt))
     for marker in MARKERS:
         assert marker not in out, marker
