@@ -305,3 +305,11 @@ def test_normalize_kubeconform_missing_schema_and_missing_kind():
     assert [f.rule_id for f in findings] == [RULE_NO_TYPE] and len(skipped) == 1
     findings, skipped = normalize_kubeconform(out, by_file, strict_kinds=True)
     assert sorted(f.rule_id for f in findings) == sorted([RULE_NO_TYPE, RULE_UNKNOWN_KIND]) and skipped == []
+
+
+def test_binary_values_are_checked_as_base64_strings():
+    text = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\ndata:\n  key: !!binary aGk=\n"
+    assert validate_documents(parse_manifests(text, "s.yaml"))[0] == []
+    bad = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\ndata:\n  key: !!binary aGk=\n  n: 3\n"
+    findings, _ = validate_documents(parse_manifests(bad, "s.yaml"))
+    assert [(f.message, f.line) for f in findings] == [("data.n: 3 is not of type string", 7)]

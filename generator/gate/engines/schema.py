@@ -6,6 +6,8 @@ Each (apiVersion, kind) is compiled once per process with jsonschema-rs; `$ref`s
 through one in-memory registry that holds the Kubernetes definitions.
 
 Library:  validate_documents(docs, strict_kinds=False, validator="builtin") -> (findings, skipped)
+          validate_paths(paths, strict_kinds=False, validator="builtin", workers=None, stdin=None)
+              -> (findings, skipped, n_documents)   # read + validate, split over CPU cores
 Gate:     SchemaGate(strict_kinds=False, validator="builtin").run(docs, ctx) -> findings
 CLI:      python -m generator.gate.engines.schema [--strict-kinds] [--validator kubeconform] PATH...
 """
@@ -203,6 +205,10 @@ def _jsonable(obj: Any) -> Any:
         return [_jsonable(v) for v in obj]
     if obj is None or isinstance(obj, (str, int, float, bool)):
         return obj
+    if isinstance(obj, bytes):  # !!binary: Kubernetes' YAML->JSON turns []byte into base64
+        import base64
+
+        return base64.b64encode(obj).decode("ascii")
     return str(obj)
 
 
