@@ -30,7 +30,7 @@ class TestResult:
     __test__ = False  # not a pytest class
 
 
-def test_names(pf: PolicyFile) -> list[str]:
+def policy_test_names(pf: PolicyFile) -> list[str]:
     """Names of the `test_*` rules a test file defines, in file order, deduplicated."""
     return list(dict.fromkeys(_TEST_RULE_RE.findall(pf.text)))
 
@@ -38,11 +38,11 @@ def test_names(pf: PolicyFile) -> list[str]:
 def _groups(bundle: PolicyBundle) -> list[tuple[list[PolicyFile], PolicyFile]]:
     """(modules to load, test file) pairs: rule + its test + all helpers."""
     helpers = [m for m in bundle.modules if not m.package.startswith(RULES_ROOT + ".")]
-    helper_tests = [t for t in bundle.tests if not t.package.startswith(RULES_ROOT + ".") and not test_names(t)]
+    helper_tests = [t for t in bundle.tests if not t.package.startswith(RULES_ROOT + ".") and not policy_test_names(t)]
     rules_by_path = {m.path: m for m in bundle.modules if m.package.startswith(RULES_ROOT + ".")}
     groups = []
     for t in bundle.tests:
-        if not test_names(t):
+        if not policy_test_names(t):
             continue
         rule = rules_by_path.get(t.path.with_name(t.path.name[: -len("_test.rego")] + ".rego"))
         mods = helpers + helper_tests + ([rule] if rule else [m for m in bundle.modules if m not in helpers])
@@ -73,7 +73,7 @@ def run_policy_tests(dirs: Sequence[Path] | None = None, *,
     run = runner or _regorus_runner
     results: list[TestResult] = []
     for mods, test in _groups(bundle):
-        names = test_names(test)
+        names = policy_test_names(test)
         try:
             value = run(mods, test)
         except Exception as e:  # a broken policy fails its tests, it never passes them

@@ -17,10 +17,12 @@ import data.drydock.lib.k8s
 import data.drydock.lib.selectors
 import rego.v1
 
-namespace_objects[ns] := i if {
-	some i, d in input.documents
+# namespace_objects[ns]: index of the (first) Namespace object named ns.
+namespace_objects[ns] := min(indexes) if {
+	some d in input.documents
 	d.object.kind == "Namespace"
 	ns := k8s.name(d.object)
+	indexes := {j | some j; input.documents[j].object.kind == "Namespace"; k8s.name(input.documents[j].object) == ns}
 }
 
 workload_namespaces contains k8s.namespace(p.obj) if some p in k8s.pods

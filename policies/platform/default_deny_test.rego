@@ -33,3 +33,8 @@ test_pass_default_deny if {
 	inp := t.inp([ns, t.deployment(t.pod_spec), netpol({}, ["Ingress", "Egress"])])
 	count(default_deny.deny) == 0 with input as inp
 }
+
+test_fail_duplicate_namespace_objects_reported_once if {
+	inp := t.inp([ns, ns])
+	count(default_deny.deny) == 1 with input as inp
+}

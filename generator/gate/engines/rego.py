@@ -525,7 +525,10 @@ class OpaServerEngine:
         with self._lock:
             if self._pushed.get(key) and not force:
                 return
-            for m in self.bundle.modules:
+            # Helpers first: OPA compiles each upload against what it already has,
+            # and a rule calling an unknown helper function is a type error.
+            ordered = sorted(self.bundle.modules, key=lambda m: (m.package.startswith(RULES_ROOT + "."), m.rel))
+            for m in ordered:
                 try:
                     self.client.update_policy_from_string(m.text, _policy_id(m), rego_compat=False)
                 except RegoParseError as e:
