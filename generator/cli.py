@@ -156,7 +156,7 @@ def _emit_report(state: State, report, fmt: str, output: Path | None) -> None:
     text = render_report(report, fmt, color=state.color and output is None and fmt == "text")
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text)
+        output.write_text(text, encoding="utf-8")
         state.info(f"report written to {output}")
     elif fmt != "text" or state.verbosity >= 0 or report.findings:
         click.echo(text, nl=not text.endswith("\n"))
@@ -340,6 +340,50 @@ def test_policies(state: State, policy_dirs) -> None:
     click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
     if failed or not results:
         sys.exit(1)
+
+
+@cli.command()
+@click.option("--base", required=True, metavar="REF", help="Git ref to compare against (e.g. origin/main).")
+@click.option("--head", metavar="REF", help="Git ref with the change (default: HEAD).")
+@click.option("--worktree", is_flag=True, help="Compare against the working tree instead of a ref.")
+@click.option("--env", metavar="ENV", help="Only this environment.")
+@click.option("--format", "fmt", type=click.Choice(["markdown", "text", "json"]), default="markdown", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write here; a long markdown diff is split into FILE, FILE.2, ... (each < 65,536 chars).")
+@click.option("--no-policy", is_flag=True, help="Skip the policy delta (findings introduced/resolved).")
+@click.pass_obj
+def diff(state: State, base, head, worktree, env, fmt, output, no_policy) -> None:
+    """Semantic diff of rendered/ between two git refs, for PR review.
+
+    Resources are compared by identity (apiVersion/kind/namespace/name), not by
+    file text. Risky changes (images, replicas, resources, RBAC, NetworkPolicy,
+    Ingress/TLS, CRDs, anything in prod) are listed first; secret-like values are
+    redacted. Reads git objects only: no checkout, no cluster.
+
+    \b
+    Examples:
+      drydock diff --base origin/main
+      drydock diff --base HEAD~1 --format text
+      drydock diff --base main --worktree --env prod
+    """
+    from .diff import diff_refs, join_parts, render_diff, set_policy_delta, write_parts
+    from .pipeline import GateOptions, policy_findings_at
+
+    result = diff_refs(state.repo, base, head, worktree=worktree, env=env)
+    if not no_policy and result.changes:
+        opts = GateOptions(engines=("policy",))
+        try:
+            before = policy_findings_at(state.repo, base, env, opts)
+            after = policy_findings_at(state.repo, None if worktree else (head or "HEAD"), env, opts)
+            set_policy_delta(result, before, after)
+        except DrydockError as exc:
+            state.warn(f"policy delta skipped: {exc.problems[0].render()}")
+    parts = render_diff(result, fmt)
+    if output:
+        write_parts(parts, output)
+        state.info(f"diff written to {output}" + (f" in {len(parts)} parts" if len(parts) > 1 else ""))
+    else:
+        click.echo(join_parts(parts), nl=False)
 
 
 @cli.group()

@@ -1041,3 +1041,13 @@ __all__ = [
     "render_diff",
     "set_policy_delta",
 ]
+
+
+def read_rendered(repo: Path, ref: str | None, env: str | None = None) -> dict[str, bytes]:
+    """The YAML files under rendered/ at a git ref, or in the working tree when ref is None."""
+    repo = Path(repo)
+    _check_repo(repo)
+    prefix = f"{RENDERED}/{env}/" if env else f"{RENDERED}/"
+    if ref is None:
+        return _read_worktree(repo, prefix)
+    return _cat_blobs_by_path(repo, _ls_tree(repo, _resolve(repo, ref), prefix))

@@ -127,3 +127,33 @@ def check_paths(root: Path, paths: Sequence[str], env: str | None, opts: GateOpt
     ctx = _context(root, env, platform, opts, warn)
     reports = run_gates({env: docs}, {env: ctx}, opts.engines, _waivers(root, opts), progress)
     return reports[env]
+
+
+def policy_findings_at(root: Path, ref: str | None, env: str | None, opts: GateOptions) -> list:
+    """Policy findings for rendered/ at a git ref (None: working tree), each env with its own settings.
+
+    Used for the policy delta of `drydock diff`. Only the Rego gate runs: it is what a reviewer
+    needs to compare, and it is fast enough to run twice per diff.
+    """
+    import yaml
+
+    from .diff import read_rendered
+    from .gate.findings import Document
+
+    platform = load_project(root)
+    by_env: dict[str, list[Document]] = {}
+    for path, data in sorted(read_rendered(root, ref, env).items()):
+        parts = path.split("/")
+        if len(parts) < 4 or parts[1] not in platform.environments:
+            continue
+        try:
+            obj = yaml.load(data.decode("utf-8", "replace"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        except yaml.YAMLError:
+            continue  # the diff itself reports files that do not parse
+        if isinstance(obj, dict):
+            by_env.setdefault(parts[1], []).append(Document(path, 2, obj))
+    if not by_env:
+        return []
+    contexts = {e: _context(root, e, platform, opts, lambda m: None) for e in by_env}
+    reports = run_gates(by_env, contexts, ("policy",))
+    return [f for r in reports.values() for f in r.findings]
