@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..model.types import Platform
+from .argocd import build_argocd
 from .base import RenderContext
 from .datastores import build_datastores
 from .ingress import build_ingress
@@ -26,4 +27,5 @@ PARTS: list[Callable[[RenderContext, Platform], None]] = [
     build_migrations,
     # The ArgoCD builder (app-of-apps over every folder the parts above created) is appended
     # here and must stay LAST: it reads ctx.charts to know which child Applications to make.
+    build_argocd,  # issue 5: app-of-apps + sync waves; KEEP LAST (reads every other chart)
 ]
