@@ -57,10 +57,15 @@ class _Store:
         return engine
 
     def put(self, pid: str, text: str) -> None:
+        """Store a module if every module still compiles (like OPA's policy API)."""
         with self.lock:
-            candidate = {**self.modules, pid: text}
-            engine = self._build(candidate)  # raises OpaError: nothing stored
-            self.modules, self.engine = candidate, engine
+            try:
+                self.engine.add_policy(pid, text)
+                self.engine.eval_query("x = 1")  # forces compilation of every module
+            except OpaError:
+                self.engine = self._build(self.modules)  # roll back: nothing stored
+                raise
+            self.modules[pid] = text
 
     def query(self, path: str, inp) -> object:
         with self.lock:

@@ -492,7 +492,8 @@ class OpaServerEngine:
     def _transport_error(self, e: Exception, what: str) -> EngineError:
         import requests
 
-        if isinstance(e, requests.exceptions.Timeout):
+        # A read timeout under urllib3 retries arrives as ConnectionError(MaxRetryError(ReadTimeoutError)).
+        if isinstance(e, requests.exceptions.Timeout) or "timed out" in str(e).lower():
             return EngineError(f"opa-server engine: {what} at {self.url} timed out after {self.timeout:g}s",
                                hint="set DRYDOCK_OPA_TIMEOUT to a larger value, or " + self._hint().split(" or ", 1)[1])
         if isinstance(e, requests.exceptions.HTTPError) and e.response is not None:
