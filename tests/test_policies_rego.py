@@ -290,3 +290,10 @@ def test_whole_render_of_200_documents_is_fast():
     elapsed = time.perf_counter() - start
     assert findings == []
     assert elapsed < 10, f"{len(docs)} documents took {elapsed:.2f}s"
+
+
+def test_docs_rule_table_is_current():
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "policies.md").read_text()
+    table = doc.split("<!-- rules:begin -->")[1].split("<!-- rules:end -->")[0]
+    rows = {m.group(1): (m.group(2), m.group(3)) for m in re.finditer(r"^\| (DD-\S+) \| (\w+) \| ([^|]+?) \|", table, re.M)}
+    assert rows == {r.id: (r.severity.name, r.title) for r in load_policies([POLICIES]).rules}
