@@ -256,7 +256,7 @@ def test_hanging_trivy_times_out_and_is_killed(monkeypatch, tmp_path):
     t0 = time.monotonic()
     with pytest.raises(EngineError, match="timed out after 1 s"):
         TrivyGate().run([DOC], ctx())
-    assert time.monotonic() - t0 < 10
+    assert time.monotonic() - t0 < 30  # the 60 s sleep was cut short
 
 
 def test_bad_timeout_setting_is_an_error(monkeypatch, tmp_path):
