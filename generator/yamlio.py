@@ -230,6 +230,42 @@ def _construct(loader, node, file: str):
                                  hint="YAML keys must be unique and Kubernetes rejects duplicate fields: keep one")) from None
 
 
+MAX_EXPANDED_NODES = 1_000_000  # a real manifest has a few thousand; an alias bomb has billions
+
+
+def _check_expansion(root: yaml.Node, file: str) -> None:
+    """Refuse documents whose aliases expand to absurd sizes ("billion laughs").
+
+    Aliases share nodes, so composing is cheap, but building and validating the object
+    would touch every expanded node. Sizes are counted once per distinct node.
+    """
+    sizes: dict[int, int] = {}
+
+    def size(node) -> int:
+        key = id(node)
+        got = sizes.get(key)
+        if got is not None:
+            return got
+        sizes[key] = 1  # cycles (recursive aliases) count once here; the constructor refuses them
+        if node.__class__ is yaml.MappingNode:
+            total = 1 + sum(size(k) + size(v) for k, v in node.value)
+        elif node.__class__ is yaml.SequenceNode:
+            total = 1 + sum(size(x) for x in node.value)
+        else:
+            total = 1
+        sizes[key] = total
+        return total
+
+    try:
+        total = size(root)
+    except RecursionError:
+        total = MAX_EXPANDED_NODES + 1
+    if total > MAX_EXPANDED_NODES:
+        raise InputError(Problem(f"document expands to more than {MAX_EXPANDED_NODES:,} values through YAML aliases",
+                                 file=file, line=root.start_mark.line + 1,
+                                 hint="Kubernetes refuses excessive aliasing too: write the values out or drop the aliases"))
+
+
 def _node_text(content: str, node: yaml.Node) -> str:
     """The exact text of `node`, padded so its first line keeps its column."""
     start, end = node.start_mark, node.end_mark
@@ -241,9 +277,12 @@ def parse_manifests(content: str, file: str) -> list[Document]:
     loader = ManifestLoader(content)
     docs: list[Document] = []
     prev_end = 0
+    may_alias = "&" in content and "*" in content
     try:
         while loader.check_node():
             node = loader.get_node()
+            if may_alias:
+                _check_expansion(node, file)
             obj = _construct(loader, node, file)
             start = node.start_mark
             header = content[prev_end:start.index]

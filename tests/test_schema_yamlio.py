@@ -140,3 +140,27 @@ def test_fast_construct_matches_pyyaml_on_the_fixtures():
         for e in expected:
             flat.extend(e["items"] if e.get("kind") == "List" else [e])
         assert got == flat, f
+
+
+def test_alias_bomb_is_refused_quickly():
+    import time
+
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 10):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
+    text = "apiVersion: v1\nkind: ConfigMap\n" + "\n".join(lines) + "\n"
+    t = time.perf_counter()
+    with pytest.raises(InputError) as exc:
+        parse_manifests(text, "bomb.yaml")
+    assert time.perf_counter() - t < 2
+    assert "aliases" in exc.value.problems[0].message and exc.value.problems[0].line == 1
+
+
+def test_recursive_alias_is_refused():
+    with pytest.raises(InputError):
+        parse_manifests("apiVersion: v1\nkind: ConfigMap\ndata: &d\n  self: *d\n", "r.yaml")
+
+
+def test_modest_aliases_are_fine():
+    (doc,) = parse_manifests("apiVersion: v1\nkind: ConfigMap\nx: &l {a: 1}\ny: *l\n", "ok.yaml")
+    assert doc.obj["y"] == {"a": 1}
