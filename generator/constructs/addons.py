@@ -97,10 +97,15 @@ def _size(a: AddonEnv, small: tuple[str, str], large: tuple[str, str]) -> dict:
 def _ingress_nginx(a: AddonEnv) -> dict:
     autoscale = a.env.autoscaling != "none"
     replicas = max(a.env.replicas, 1)
+    config = {"use-forwarded-headers": "true", "enable-opentelemetry": "false"}
+    if a.tracing and "opentelemetry-collector" in a.enabled:  # edge spans for full+apm
+        config.update({"enable-opentelemetry": "true", "otlp-collector-port": "4317",
+                       "otlp-collector-host": f"opentelemetry-collector.{a.namespaces['opentelemetry-collector']}.svc",
+                       "otel-sampler-ratio": str(a.env.tracing_sample_rate)})
     return {"controller": {
         "replicaCount": replicas,
         "ingressClassResource": {"name": "nginx", "default": True},
-        "config": {"use-forwarded-headers": "true", "enable-opentelemetry": "true" if a.tracing else "false"},
+        "config": config,
         "metrics": {"enabled": True, "serviceMonitor": {"enabled": a.service_monitors}},
         "autoscaling": {"enabled": autoscale, "minReplicas": replicas,
                         "maxReplicas": max(replicas, a.env.max_replicas), "targetCPUUtilizationPercentage": a.env.target_cpu},
