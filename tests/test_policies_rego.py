@@ -89,7 +89,7 @@ def test_all_policy_tests_pass_under_real_opa():
         engine = opa_bindings.OpaEngine()
         for m in mods + [test]:
             engine.add_policy(str(m.path), m.text)
-        return engine.eval_document(test.package[len(""):])
+        return engine.eval_document(test.package)
 
     results = run_policy_tests([POLICIES], runner=runner)
     failed = [f"{r.package}.{r.name}: {r.error}" for r in results if not r.passed]
