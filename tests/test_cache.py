@@ -157,7 +157,7 @@ def test_warm_cache_gives_identical_findings_without_running_trivy(tmp_path):
     warm_gate = TrivyGate()
     warm = warm_gate.run(docs, c)
     assert warm_gate.invocations == 0 and warm_gate.scanned == 0
-    assert warm_gate.cached == len(docs) and warm_gate.cache.hits == len(docs)  # clean docs (empty results) hit too
+    assert warm_gate.cached == warm_gate.cache_hits == warm_gate.cache.hits == len(docs)  # clean docs (empty results) hit too
     assert as_json(cold) == as_json(filling) == as_json(warm)
     assert any(f.rule_id == "KSV-0017" for f in warm)
 

@@ -93,6 +93,36 @@ def test_privileged_deployment_is_a_high_trivy_finding_on_the_right_line():
 
 
 @needs_trivy
+def test_render_style_text_with_header_maps_to_the_same_lines():
+    """render.py hands over the whole file (`# Source:` header included) with
+    line=2; readers hand over just the object. Both must give file lines."""
+    path = FIXTURES / "high-finding.yaml"
+    whole = path.read_text()
+    doc = Document(file=str(path), line=2, obj=yaml.safe_load(whole), text=whole)
+    findings = TrivyGate().run([doc], ctx(env_data=PROD_ENV))
+    assert next(f for f in findings if f.rule_id == "KSV-0017").line == line_of(path, "- name: app")
+    reader_style = TrivyGate().run(load_docs(path), ctx(env_data=PROD_ENV))
+    assert [f.line for f in findings] == [f.line for f in reader_style]
+
+
+@needs_trivy
+def test_documents_from_drydocks_own_reader_map_to_file_lines():
+    from generator.yamlio import parse_manifests
+
+    path = FIXTURES / "mixed.yaml"
+    docs = parse_manifests(path.read_text(), str(path))
+    findings = TrivyGate().run(docs, ctx())
+    latest = next(f for f in findings if f.rule_id == "KSV-0013")
+    assert latest.line == line_of(path, "- name: cart")
+
+
+def test_leading_lines():
+    assert trivy_mod.leading_lines("# Source: x\napiVersion: v1\n") == 1
+    assert trivy_mod.leading_lines("\n# a\n---\n  # b\nkind: X\n") == 4
+    assert trivy_mod.leading_lines("    apiVersion: v1\n") == 0  # a padded List item
+
+
+@needs_trivy
 def test_hardened_workloads_have_no_findings_at_all():
     docs = load_docs(FIXTURES / "hardened-workloads.yaml")
     assert len(docs) == 9

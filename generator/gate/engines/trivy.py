@@ -12,9 +12,9 @@ How it runs (see docs/trivy.md):
   trivy.yaml / .trivyignore (exceptions live in waivers.yaml), TRIVY_* env
   removed;
 * findings are mapped back to the Document they came from; the line is
-  `doc.line + CauseMetadata.StartLine - 1` when `doc.text` was given (the
-  text is the document as it sits in `doc.file`, starting at `doc.line`),
-  else `doc.line`;
+  `doc.line + CauseMetadata.StartLine - 1 - leading_lines(doc.text)` when
+  `doc.text` was given (the document as it sits in `doc.file`, with or
+  without the comment lines before it), else `doc.line`;
 * with `ctx.cache_dir` set, per-document results come from `ResultCache` and
   Trivy only scans the misses.
 
@@ -212,10 +212,29 @@ def _entry_key(e: dict) -> tuple:
     return (e.get("offset") or 0, e["rule_id"], e["message"], e["title"])
 
 
+def leading_lines(text: str) -> int:
+    """How many lines of `text` come before the object itself: blank lines,
+    comments (the rendered files' `# Source:` header), `---` and directives.
+
+    `Document.text` may be just the object (readers) or the whole file with
+    its header (render); `doc.line` is where the object starts either way.
+    """
+    n = 0
+    for line in text.splitlines():
+        s = line.strip()
+        if s and not s.startswith("#") and not s.startswith("%") and s != "---" and not s.startswith("--- "):
+            break
+        n += 1
+    return n
+
+
 def to_finding(entry: dict, doc: Document) -> Finding:
     """Rebuild a Finding from a cache record and the Document it belongs to now."""
     offset = entry.get("offset")
-    line = doc.line + offset - 1 if (doc.text is not None and isinstance(offset, int)) else doc.line
+    if doc.text is not None and isinstance(offset, int):
+        line = max(doc.line, doc.line + offset - 1 - leading_lines(doc.text))
+    else:
+        line = doc.line
     return Finding(
         rule_id=entry["rule_id"],
         title=entry["title"],
@@ -301,6 +320,11 @@ class TrivyGate:
         self.scanned = 0  # documents trivy scanned in the last run()
         self.invocations = 0  # trivy processes started in the last run()
         self.cache: ResultCache | None = None  # the cache used by the last run() (hits/misses)
+
+    @property
+    def cache_hits(self) -> int:
+        """Documents answered from the cache in the last run() (for Report.cached)."""
+        return self.cached
 
     # -- identity -----------------------------------------------------------
     @staticmethod
