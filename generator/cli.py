@@ -65,8 +65,16 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("error: interrupted", err=True)
         rc = 130
-    except click.ClickException as exc:
+    except click.exceptions.NoArgsIsHelpError as exc:
         exc.show()
+        rc = 2
+    except click.ClickException as exc:
+        # Same shape as every other exit 2: `error: <what>` and a `fix:` line.
+        ctx = getattr(exc, "ctx", None)
+        if ctx is not None:
+            click.echo(ctx.get_usage(), err=True)
+        click.echo(f"error: {exc.format_message()}", err=True)
+        click.echo(f"  fix: see `{ctx.command_path if ctx else 'drydock'} --help`", err=True)
         rc = 2
     except DrydockError as exc:
         if debug:
@@ -384,6 +392,43 @@ def diff(state: State, base, head, worktree, env, fmt, output, no_policy) -> Non
         state.info(f"diff written to {output}" + (f" in {len(parts)} parts" if len(parts) > 1 else ""))
     else:
         click.echo(join_parts(parts), nl=False)
+
+
+@cli.command()
+@click.option("--from", "src", required=True, metavar="ENV", help="Environment to copy image versions from.")
+@click.option("--to", "dst", required=True, metavar="ENV", help="Environment to promote into.")
+@click.option("--service", "services", multiple=True, metavar="NAME", help="Only this service (repeatable).")
+@gate_options
+@click.pass_obj
+def promote(state: State, src, dst, services, fmt, output, **gate_kw) -> None:
+    """Copy image versions (tag or digest) from one environment to the next, re-render, gate.
+
+    Refuses when the source env's committed render is stale or gated out. Edits only
+    environments/TO.yaml (in place, comments kept) and rendered/TO/; if the gate blocks
+    the new render, the environment file is restored and nothing is written.
+
+    \b
+    Examples:
+      drydock promote --from staging --to prod
+      drydock promote --from dev --to staging --service order-service
+    """
+    from .promote import promote as run_promote
+
+    result = run_promote(state.repo, src, dst, list(services) or None, opts=_gate_opts(state, **gate_kw),
+                         progress=state.progress, warn=state.warn)
+    if result.report is not None and (result.blocked or result.report.findings):
+        _emit_report(state, result.report, fmt, output)
+    if result.blocked:
+        click.echo(f"error: the gate blocked the promoted render; environments/{dst}.yaml restored, nothing written",
+                   err=True)
+        click.echo("  fix: fix the blocking findings above, then promote again", err=True)
+        sys.exit(1)
+    if not result.changes:
+        state.info(f"nothing to promote: {dst} already runs {src}'s versions")
+        return
+    for c in result.changes:
+        click.echo(f"{c.service}: {c.old or '(none)'} -> {c.new} ({result.env_file}:{c.line})")
+    state.info(f"rendered/{dst} updated; review with: drydock diff --base HEAD --worktree --env {dst}")
 
 
 @cli.group()

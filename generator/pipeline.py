@@ -6,6 +6,7 @@ exceptions, so tests and other tools can drive drydock without click.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
@@ -17,7 +18,7 @@ from .gate.runner import ALL_ENGINES, run_gates
 from .gate.waivers import load_waivers
 from .model import load_project
 from .model.types import Platform
-from .render import RenderedEnv, Staleness, compare, recover, render_env, repo_lock, write_env
+from .render import RenderedEnv, Staleness, check_ownership, compare, recover, render_env, repo_lock, write_env
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class SynthResult:
     reports: dict[str, Report] = field(default_factory=dict)
     staleness: dict[str, Staleness] = field(default_factory=dict)
     written: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase: render, schema, policy, trivy, write
 
     @property
     def blocked(self) -> bool:
@@ -82,9 +84,11 @@ def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: b
             raise InputError(f"unknown environment '{name}'",
                              hint=f"use one of: {', '.join(platform.environments)} (files in environments/)")
     result = SynthResult({})
+    started = time.perf_counter()
     for name in names:
         progress(f"render: {name}")
         result.rendered[name] = render_env(platform, name)
+    result.timings["render"] = time.perf_counter() - started
     out_root = Path(out) if out else root / "rendered"
     if check:
         for name in names:
@@ -97,15 +101,20 @@ def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: b
             ctx = _context(root, name, platform, opts, warn)
             # Lets the policy check that every ArgoCD Application points at a folder we render.
             contexts[name] = replace(ctx, env_data={**ctx.env_data, "existingPaths": _existing_paths(result.rendered[name])})
-        result.reports = run_gates(docs, contexts, opts.engines, _waivers(root, opts), progress)
+        result.reports = run_gates(docs, contexts, opts.engines, _waivers(root, opts), progress,
+                                   timings=result.timings)
         if result.blocked:
             return result
+    started = time.perf_counter()
     with repo_lock(out_root):
         recover(out_root)
+        for name in names:  # all envs first: a refusal in the last one must not leave the first written
+            check_ownership(result.rendered[name], out_root)
         for name in names:
             progress(f"write: {out_root / name}")
             write_env(result.rendered[name], out_root)
             result.written.append(name)
+    result.timings["write"] = time.perf_counter() - started
     return result
 
 

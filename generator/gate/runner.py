@@ -8,12 +8,13 @@ cross-resource rules look at one render as a whole.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Sequence
 
 from . import GateContext
-from .findings import Document, Finding, Report, Severity
+from .findings import Document, Finding, Report
 from .waivers import Waiver, apply_waivers, fold_duplicates
 
 ALL_ENGINES = ("schema", "policy", "trivy")
@@ -44,6 +45,7 @@ def run_gates(
     waivers: Sequence[Waiver] = (),
     progress: Callable[[str], None] = lambda msg: None,
     today: dt.date | None = None,
+    timings: dict[str, float] | None = None,
 ) -> dict[str | None, Report]:
     """Gate each env's documents; contexts[env] carries its threshold and policy settings."""
     findings: dict[str | None, list[Finding]] = {env: [] for env in docs_by_env}
@@ -55,23 +57,28 @@ def run_gates(
         if name not in engines:
             continue
         progress(f"{name}: {len(all_docs)} documents")
+        started = time.perf_counter()
         shared_ctx = replace(first_ctx, require_trivy=any(c.require_trivy for c in contexts.values()))
         gate = _gate(name)
         for f in gate.run(all_docs, shared_ctx):
             findings[env_of_file.get(f.file, next(iter(findings)))].append(f)
         cached += getattr(gate, "cache_hits", 0)
+        _add(timings, name, started)
     if "policy" in engines:
+        started = time.perf_counter()
         for env, docs in docs_by_env.items():
             progress(f"policy: {env or 'manifests'} ({len(docs)} documents)")
             findings[env] += _gate("policy").run(docs, contexts[env])
+        _add(timings, "policy", started)
     folded = {env: fold_duplicates(fs) for env, fs in findings.items()}
     known = known_rule_ids(first_ctx.policy_dirs) if waivers else set()
-    waived = apply_waivers(folded, waivers, known, today)
+    waived = apply_waivers(folded, waivers, known, today, engines)
     return {
         env: Report(sorted(fs, key=Finding.sort_key), contexts[env].threshold, len(docs_by_env[env]), cached)
         for env, fs in waived.items()
     }
 
 
-def default_threshold() -> Severity:
-    return Severity.HIGH
+def _add(timings: dict[str, float] | None, name: str, started: float) -> None:
+    if timings is not None:
+        timings[name] = timings.get(name, 0.0) + time.perf_counter() - started

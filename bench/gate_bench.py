@@ -1,0 +1,87 @@
+"""The full gate on the demo: `drydock synth --all` (3 envs, schema + Rego + Trivy), whole processes.
+
+Cold (empty result cache), warm (cache hit), and after changing one service; plus an
+in-process breakdown of where the time goes (cdk8s import, render, schema, Rego, Trivy,
+write) and the peak RSS of rendering N generated services.
+"""
+from __future__ import annotations
+
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.corpus import REPO, make_corpus  # noqa: E402
+
+
+def _copy_demo(dest: Path) -> Path:
+    for name in ("services", "environments", "policies"):
+        shutil.copytree(REPO / name, dest / name)
+    if (REPO / "waivers.yaml").exists():
+        shutil.copy2(REPO / "waivers.yaml", dest / "waivers.yaml")
+    return dest
+
+
+def _synth(repo: Path, *extra: str) -> tuple[float, int]:
+    t = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "generator.cli", "-q", "synth", "--all", "--out", str(repo / "out"),
+                           "--cache-dir", str(repo / "cache"), *extra], cwd=repo, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr[-2000:])
+    return time.perf_counter() - t, proc.returncode
+
+
+def breakdown(repo: Path, cache: bool) -> dict[str, float]:
+    code = ("import time,json,sys;t=time.perf_counter();from generator.constructs.base import cdk8s;"
+            "i=time.perf_counter()-t;from pathlib import Path;from generator.pipeline import synth,GateOptions;"
+            f"r=synth(Path('.'),None,out=Path('out2'),opts=GateOptions(cache_dir={'Path(chr(99)+chr(50))' if cache else None}));"
+            "r.timings['cdk8s_import']=i;print(json.dumps(r.timings))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True)
+    import json
+    return json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else {"error": proc.stderr[-500:]}
+
+
+def peak_rss_mb(n: int) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = make_corpus(Path(tmp) / "r", n)
+        code = ("from pathlib import Path;from generator.model import load_project;from generator.render import render_env;"
+                "p=load_project(Path('.'));[render_env(p,e) for e in p.environments]")
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        subprocess.run([sys.executable, "-c", code], cwd=repo, check=True, capture_output=True)
+        return max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+
+
+def run(quick: bool = False) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = _copy_demo(Path(tmp) / "demo")
+        cold, rc1 = _synth(repo)
+        warm, rc2 = _synth(repo)
+        svc = repo / "services" / "order-service.yaml"
+        svc.write_text(svc.read_text().replace("LOG_FORMAT: json", "LOG_FORMAT: json\n    FEATURE_FLAG_X: \"on\""))
+        one_change, rc3 = _synth(repo)
+        nocache, rc4 = _synth(repo, "--no-cache")
+        parts_cold = breakdown(repo, cache=False)
+        parts_warm = breakdown(repo, cache=True)
+    return {"cold_s": cold, "warm_s": warm, "one_service_s": one_change, "no_cache_s": nocache,
+            "exit_codes": [rc1, rc2, rc3, rc4], "breakdown_cold": parts_cold, "breakdown_warm": parts_warm,
+            "peak_rss_mb": peak_rss_mb(300 if quick else 1000), "rss_services": 300 if quick else 1000}
+
+
+def report(r: dict) -> str:
+    fmt = lambda d: ", ".join(f"{k} {v:.2f}s" for k, v in sorted(d.items()) if isinstance(v, float))  # noqa: E731
+    return "\n".join([
+        f"full gate (demo, 3 envs, schema+Rego+Trivy): cold {r['cold_s']:.2f} s, warm {r['warm_s']:.2f} s, "
+        f"one service changed {r['one_service_s']:.2f} s, --no-cache {r['no_cache_s']:.2f} s (exit {r['exit_codes']})",
+        f"  cold breakdown: {fmt(r['breakdown_cold'])}",
+        f"  warm breakdown: {fmt(r['breakdown_warm'])}",
+        f"  peak RSS rendering {r['rss_services']} services x 3 envs: {r['peak_rss_mb']:.0f} MB",
+    ])
+
+
+if __name__ == "__main__":
+    print(report(run("--quick" in sys.argv)))
