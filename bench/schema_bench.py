@@ -351,13 +351,23 @@ def generate(root: Path, target_docs: int) -> list[Path]:
     return sorted(files)
 
 
+_CPU: dict[tuple, float] = {}
+
+
 def _time(cmd: list[str], repeat: int, env: dict, cwd: Path) -> tuple[float, subprocess.CompletedProcess]:
-    times = []
+    """Median wall time of `repeat` runs; the median CPU time (user+sys, all processes) goes to _CPU."""
+    import resource
+
+    times, cpu = [], []
     proc = None
     for _ in range(repeat):
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd)
         times.append(time.perf_counter() - t)
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
+    _CPU[tuple(cmd)] = statistics.median(cpu)
     return statistics.median(times), proc
 
 
@@ -376,10 +386,11 @@ def run(quick: bool = False, docs: int | None = None, verbose: bool = True) -> d
         if proc.returncode != 0:
             raise RuntimeError(f"drydock found problems in generated documents:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
         d1_time, _ = _time(cmd[:-1] + ["-j", "1", "rendered"], 3 if quick else 5, env, Path(tmp))
-        result["drydock_one_process"] = {"seconds": round(d1_time, 4), "docs_per_s": round(n / d1_time, 1)}
+        result["drydock_one_process"] = {"seconds": round(d1_time, 4), "docs_per_s": round(n / d1_time, 1),
+                                         "cpu_s": round(_CPU[tuple(cmd[:-1] + ["-j", "1", "rendered"])], 4)}
         startup, _ = _time([sys.executable, "-c", "pass"], 3, env, Path(tmp))
         result["drydock"] = {"seconds": round(d_time, 4), "docs_per_s": round(n / d_time, 1),
-                             "python_startup_s": round(startup, 4)}
+                             "cpu_s": round(_CPU[tuple(cmd)], 4), "python_startup_s": round(startup, 4)}
         # in-process split (one run): read vs validate
         code = ("import time,sys;t=time.perf_counter();from generator.yamlio import read_manifests;"
                 "from generator.gate.engines.schema import validate_documents;t1=time.perf_counter();"
@@ -397,25 +408,34 @@ def run(quick: bool = False, docs: int | None = None, verbose: bool = True) -> d
             warned = kproc.stdout.count("WARN ")
             errors = kproc.stdout.count("ERROR ")
             result["kubernetes_validate"] = {"seconds": round(k_time, 3), "docs_per_s": round(n / k_time, 1),
+                                             "cpu_s": round(_CPU[tuple(kcmd)], 3),
                                              "exit": kproc.returncode, "no_schema_warnings": warned, "errors": errors}
             result["ratio"] = round(k_time / d_time, 1)
+            result["cpu_ratio"] = round(_CPU[tuple(kcmd)] / _CPU[tuple(cmd)], 1)
         else:
             result["kubernetes_validate"] = None
             result["ratio"] = None
     d = result["drydock"]
-    say(f"{'tool':<22}{'docs':>6}{'seconds':>10}{'docs/s':>10}")
+    say(f"{'tool':<22}{'docs':>6}{'wall s':>10}{'docs/s':>10}{'CPU s':>10}")
     d1 = result["drydock_one_process"]
-    say(f"{'drydock':<22}{n:>6}{d['seconds']:>10.3f}{d['docs_per_s']:>10.0f}")
-    say(f"{'drydock -j 1':<22}{n:>6}{d1['seconds']:>10.3f}{d1['docs_per_s']:>10.0f}")
+    say(f"{'drydock':<22}{n:>6}{d['seconds']:>10.3f}{d['docs_per_s']:>10.0f}{d['cpu_s']:>10.3f}")
+    say(f"{'drydock -j 1':<22}{n:>6}{d1['seconds']:>10.3f}{d1['docs_per_s']:>10.0f}{d1['cpu_s']:>10.3f}")
     k = result["kubernetes_validate"]
     if k:
-        say(f"{'kubernetes-validate':<22}{n:>6}{k['seconds']:>10.3f}{k['docs_per_s']:>10.0f}")
+        say(f"{'kubernetes-validate':<22}{n:>6}{k['seconds']:>10.3f}{k['docs_per_s']:>10.0f}{k['cpu_s']:>10.3f}")
         say(f"(kubernetes-validate: {k['no_schema_warnings']} documents without a schema there (CRDs) were only warned about; "
             f"exit {k['exit']}, {k['errors']} errors)")
     if "read_s" in d:
         say(f"drydock split: python start {d['python_startup_s']:.3f}s, imports {d['import_s']:.3f}s, "
             f"read+parse {d['read_s']:.3f}s, validate {d['validate_s']:.3f}s; {result['cores']} cores")
+    try:
+        load = os.getloadavg()[0]
+        result["load_average"] = round(load, 2)
+        say(f"load average during the run: {load:.2f} on {result['cores']} cores (other processes slow both tools)")
+    except OSError:
+        pass
     if k:
+        say(f"CPU-time ratio (less sensitive to a busy machine): {result['cpu_ratio']}×")
         say(f"schema: drydock {d['docs_per_s']:.0f} docs/s, kubernetes-validate {k['docs_per_s']:.0f} docs/s, ratio {result['ratio']}×")
     else:
         say(f"schema: drydock {d['docs_per_s']:.0f} docs/s, kubernetes-validate not installed (pip install kubernetes-validate), ratio n/a")

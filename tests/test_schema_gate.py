@@ -313,3 +313,12 @@ def test_binary_values_are_checked_as_base64_strings():
     bad = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\ndata:\n  key: !!binary aGk=\n  n: 3\n"
     findings, _ = validate_documents(parse_manifests(bad, "s.yaml"))
     assert [(f.message, f.line) for f in findings] == [("data.n: 3 is not of type string", 7)]
+
+
+def test_metadata_name_is_required_like_the_api_server_does():
+    text = ("apiVersion: v1\nkind: ConfigMap\ndata: {}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  labels: {a: b}\n"
+            "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  generateName: cm-\n"
+            "---\napiVersion: v1\nkind: ConfigMapList\nitems: []\n")
+    findings, _ = validate_documents(parse_manifests(text, "n.yaml"))
+    assert [(f.message, f.line) for f in findings] == [("metadata.name: required field is missing", 1),
+                                                       ("metadata.name: required field is missing", 7)]

@@ -50,6 +50,11 @@ _DRAFT = "https://json-schema.org/draft/2020-12/schema"
 _MAX_ERRORS_PER_DOC = 20
 
 
+def _offline(uri: str):
+    """Schemas resolve from the vendored files only: never fetch a `$ref` over the network."""
+    raise ValueError(f"schema reference {uri} is not vendored (drydock resolves $refs offline)")
+
+
 class SchemaStore:
     """Vendored schemas, loaded lazily and compiled once per (apiVersion, kind)."""
 
@@ -79,7 +84,7 @@ class SchemaStore:
 
             defs = json.loads((self.root / "k8s" / "definitions.json").read_text())
             defs["$schema"] = _DRAFT
-            self._registry = jsonschema_rs.Registry([(_DEFS_URI, defs)])
+            self._registry = jsonschema_rs.Registry([(_DEFS_URI, defs)], retriever=_offline)
         return self._registry
 
     def validator(self, api_version: str, kind: str):
@@ -281,9 +286,15 @@ def _check(docs: Sequence[Document], strict_kinds: bool) -> tuple[list[Finding],
                                          field_line(doc, ["apiVersion"] if served else ["kind"])))
             continue
         errs = _errors(v, obj)
-        if not errs:
-            continue
         described = [d for e in errs for d in _describe(e)]
+        meta = obj.get("metadata", {})
+        if not kind.endswith("List") and isinstance(meta, dict) and not (meta.get("name") or meta.get("generateName")):
+            # the OpenAPI schema leaves the name optional; the API server does not
+            name = meta.get("name")
+            if name is None or name == "":
+                described.append((["metadata", "name"], "required field is missing" if name is None else "must not be empty"))
+        if not described:
+            continue
         seen = set()
         for path, msg in described[:_MAX_ERRORS_PER_DOC]:
             text = f"{format_path(path)}: {msg}"
