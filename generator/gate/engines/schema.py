@@ -309,19 +309,6 @@ def _check(docs: Sequence[Document], strict_kinds: bool) -> tuple[list[Finding],
 
 # --- whole-path validation (the CLI path): read + validate, split over CPU cores -------------
 
-def _plan(paths: Sequence[str | Path]) -> list[str | Path]:
-    """Expand directories to their files (same order as read_manifests), keep '-' and files."""
-    from ...yamlio import iter_manifest_files
-
-    out: list[str | Path] = []
-    for p in paths:
-        if str(p) != "-" and Path(p).is_dir():
-            out.extend(iter_manifest_files(Path(p)))
-        else:
-            out.append(p)
-    return out
-
-
 def _validate_chunk(files, strict_kinds, stdin=None):
     from ...yamlio import read_manifests
 
@@ -352,7 +339,9 @@ def validate_paths(paths: Sequence[str | Path], strict_kinds: bool = False, vali
         docs = read_manifests(paths, stdin=stdin)
         findings, skipped = validate_documents(docs, strict_kinds=strict_kinds, validator=validator)
         return findings, skipped, len(docs)
-    files = _plan(paths)
+    from ...yamlio import expand_paths
+
+    files = expand_paths(paths)
     workers = default_workers() if workers is None else max(1, workers)
     if workers == 1 or len(files) < 64 or not hasattr(os, "fork") or any(str(f) == "-" for f in files):
         findings, unknown, n = _validate_chunk(files, strict_kinds, stdin)
