@@ -192,8 +192,12 @@ def _renameat2_exchange(a: Path, b: Path) -> bool:
 @contextmanager
 def repo_lock(rendered_root: Path) -> Iterator[None]:
     """Serialize writers: two synth runs on one repo take turns instead of interleaving."""
-    rendered_root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(rendered_root / LOCK, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        rendered_root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(rendered_root / LOCK, os.O_CREAT | os.O_RDWR, 0o644)
+    except OSError as exc:  # --out under a regular file, read-only fs, ...: bad input, not a crash
+        raise DrydockError(f"cannot write {rendered_root}: {exc.strerror}", file=str(exc.filename or rendered_root),
+                           hint="pick an output folder you can create and write (--out DIR), then run drydock synth again")
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -226,17 +230,29 @@ def recover(rendered_root: Path) -> None:
             shutil.rmtree(leftover, ignore_errors=True)
 
 
+def check_ownership(rendered: RenderedEnv, rendered_root: Path) -> None:
+    """Refuse (InputError) when a hand-written file sits where a rendered one would go.
+
+    `synth` calls this for every env before writing any, so a refusal in one env
+    leaves all of rendered/ untouched.
+    """
+    env_dir = rendered_root / rendered.env
+    if not env_dir.exists():
+        return
+    owned = read_index(env_dir)
+    for f in rendered.files:
+        target = env_dir / f.path
+        if f.path not in owned and target.exists() and target.read_bytes() != f.text.encode():
+            raise InputError(f"refusing to overwrite {target}: drydock does not own it", file=str(target),
+                             hint="move the hand-written file out of rendered/ (drydock only replaces files in .index.json)")
+
+
 def write_env(rendered: RenderedEnv, rendered_root: Path) -> None:
     """Land one environment's render atomically. Call under repo_lock()."""
     env_dir = rendered_root / rendered.env
+    check_ownership(rendered, rendered_root)
     owned = read_index(env_dir) if env_dir.exists() else {}
     produced = {f.path for f in rendered.files}
-    if env_dir.exists():
-        for f in rendered.files:
-            target = env_dir / f.path
-            if f.path not in owned and target.exists() and target.read_bytes() != f.text.encode():
-                raise InputError(f"refusing to overwrite {target}: drydock does not own it", file=str(target),
-                                 hint="move the hand-written file out of rendered/ (drydock only replaces files in .index.json)")
     tmp = rendered_root / f".drydock-new-{rendered.env}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
