@@ -79,8 +79,16 @@ def load_document(text: str, display: str) -> tuple[Any, LineMap]:
         hint = "fix the YAML syntax at that spot"
         if "\t" in text and ("tab" in str(what).lower() or "found character" in str(what)):
             hint = "YAML indentation must use spaces, not tabs"
+        if "nesting depth" in str(what):  # libyaml's own limit, met before ours
+            hint = f"keep nesting under {MAX_DEPTH} levels"
         raise InputError(Problem(f"invalid YAML: {what}", display, mark.line + 1 if mark else None,
                                  mark.column + 1 if mark else None, hint=hint)) from None
+    except yaml.reader.ReaderError as exc:  # str(exc) spans two lines and has no mark: say it on one
+        raw = text if _Loader is yaml.SafeLoader else text.encode("utf-8", "surrogatepass")
+        line = raw.count("\n" if isinstance(raw, str) else b"\n", 0, max(exc.position, 0)) + 1
+        what = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+        raise InputError(f"invalid YAML: unacceptable character {what}: {exc.reason}", file=display, line=line,
+                         hint="remove the control character (YAML allows printable Unicode, tab, CR and LF only)") from None
     except yaml.YAMLError as exc:
         raise InputError(f"invalid YAML: {exc}", file=display, hint="fix the YAML syntax") from None
     except RecursionError:
