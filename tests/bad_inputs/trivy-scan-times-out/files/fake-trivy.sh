@@ -1,0 +1,3 @@
+#!/bin/sh
+if [ "$1" = "--version" ]; then echo "Version: 0.76.0"; exit 0; fi
+sleep 60

@@ -1,0 +1,3 @@
+#!/bin/sh
+echo 'panic: runtime error' >&2
+exit 3
