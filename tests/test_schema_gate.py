@@ -253,7 +253,7 @@ def test_cli_exit_codes():
     assert "Traceback" not in broken.stderr
 
 
-def _tree(tmp_path, n=80, bad_at=None, broken_at=None):
+def _tree(tmp_path, n=420, bad_at=None, broken_at=None):
     src = (FIX / "valid" / "builtin.yaml").read_text().split("---\n")
     for i in range(n):
         text = src[i % len(src)]
@@ -271,12 +271,12 @@ def _tree(tmp_path, n=80, bad_at=None, broken_at=None):
 def test_validate_paths_same_result_with_one_or_two_workers(tmp_path):
     from generator.gate.engines.schema import validate_paths
 
-    root = _tree(tmp_path, bad_at=61)
+    root = _tree(tmp_path, bad_at=361)  # 421 files: two workers of >= MIN_FILES_PER_WORKER each
     one = validate_paths([root], workers=1)
     two = validate_paths([root], workers=2)
     assert one == two
     findings, skipped, n = two
-    assert n == 81 and len(findings) == 1 and findings[0].file.endswith("doc-061.yaml") and findings[0].line == 21
+    assert n == 421 and len(findings) == 1 and findings[0].file.endswith("doc-361.yaml") and findings[0].line == 21
     assert len(skipped) == 1 and "Widget" in skipped[0]
 
 
@@ -284,11 +284,11 @@ def test_validate_paths_raises_a_workers_input_error(tmp_path):
     from generator.errors import InputError
     from generator.gate.engines.schema import validate_paths
 
-    root = _tree(tmp_path, broken_at=70)
+    root = _tree(tmp_path, broken_at=400)
     for workers in (1, 2):
         with pytest.raises(InputError) as exc:
             validate_paths([root], workers=workers)
-        assert exc.value.problems[0].file.endswith("doc-070.yaml") and exc.value.problems[0].line == 7
+        assert exc.value.problems[0].file.endswith("doc-400.yaml") and exc.value.problems[0].line == 7
 
 
 def test_normalize_kubeconform_missing_schema_and_missing_kind():
