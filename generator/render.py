@@ -147,7 +147,7 @@ def read_index(env_dir: Path) -> dict[str, str]:
         files = data["files"]
         assert isinstance(files, dict)
         return {str(k): str(v) for k, v in files.items()}
-    except (ValueError, KeyError, AssertionError, TypeError):
+    except (OSError, ValueError, KeyError, AssertionError, TypeError):  # OSError: a folder or unreadable file
         raise InputError(f"{path} is not a drydock index", file=str(path),
                          hint="restore it from git (git checkout -- it) or delete it and run drydock synth again")
 
