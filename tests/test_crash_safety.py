@@ -222,3 +222,73 @@ def test_sigkill_of_real_synth_then_next_synth_recovers(trees, tmp_path):
         assert after_kill in ("old", "new"), f"trial {i}: rendered/dev is {after_kill} after SIGKILL"
         assert next_rc == 0 and recovered == "new" and not leftovers, (i, next_rc, recovered, leftovers)
     assert any(rc == -signal.SIGKILL for _, rc, *_ in results), "no trial was killed mid-write"
+
+
+# -- a full disk ------------------------------------------------------------------------------
+def _dir_pages(tree: dict[str, bytes]) -> int:
+    """Bytes a tree takes on tmpfs: whole 4 KiB pages per file."""
+    return sum(-(-max(len(v), 1) // 4096) * 4096 for v in tree.values())
+
+
+def test_disk_full_during_write_is_exit_2_and_keeps_the_old_tree(trees, tmp_path):
+    """Real ENOSPC: --out on a tiny tmpfs that holds the old tree but not old + new side by side.
+
+    Needs mount(2) (root with CAP_SYS_ADMIN, as in this project's CI container); skipped elsewhere,
+    where test_enospc_mapping_with_a_test_double below still covers the error path."""
+    import shutil
+
+    repo, old, new = trees
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    size = _dir_pages(old) + _dir_pages(new) // 2 + 64 * 1024
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
+    try:
+        work = tmp_path / "work"
+        shutil.copytree(repo, work, ignore=shutil.ignore_patterns("rendered"))
+        _seed(mnt, old)
+        r = run_drydock("synth", "--env", "dev", "--no-gate", "--out", str(mnt), cwd=work)
+        assert r.code == 2, (r.code, r.err)
+        assert "Traceback" not in r.out + r.err
+        assert any(ln.startswith("error: ") and "no space left on the device" in ln for ln in r.err.splitlines()), r.err
+        assert tree_bytes(mnt / "dev") == old, "a failed write changed the old tree"
+        assert _leftovers(mnt) == [], "the half-built tree was left behind"
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
+
+
+def test_enospc_mapping_with_a_test_double(trees, tmp_path, monkeypatch):
+    """TEST DOUBLE: os.fsync fails with ENOSPC part-way through the write (in process). The
+    write must raise the exit-2 DrydockError 'no space left', keep the old tree and clean up."""
+    import errno
+
+    from generator import render
+    from generator.errors import DrydockError
+    from generator.render import RenderedEnv, RenderedFile
+
+    repo, old, new = trees
+    rendered = tmp_path / "rendered"
+    _seed(rendered, old)
+    env = RenderedEnv("dev", tuple(RenderedFile(p, v.decode(), {}, None) for p, v in sorted(new.items())
+                                   if p != ".index.json"))
+    calls = {"n": 0}
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        calls["n"] += 1
+        if calls["n"] == 40:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with pytest.raises(DrydockError) as info:
+        with render.repo_lock(rendered):
+            render.write_env(env, rendered)
+    assert calls["n"] == 40
+    assert info.value.exit_code == 2
+    assert "no space left on the device" in info.value.problems[0].render()
+    monkeypatch.undo()
+    assert tree_bytes(rendered / "dev") == old
+    assert _leftovers(rendered) == []
