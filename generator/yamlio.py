@@ -144,8 +144,8 @@ def _read(paths: Sequence[str | Path], stdin: IO[str] | None) -> list[Document]:
             continue
         shown = display_path(f)
         try:
-            with open(f, encoding="utf-8") as fh:
-                text = fh.read()
+            with open(f, "rb") as fh:  # bytes + decode: measurably cheaper than a text-mode reader
+                text = fh.read().decode("utf-8")
         except UnicodeDecodeError as e:
             raise InputError(Problem(f"file is not UTF-8 text ({e.reason} at byte {e.start})", file=shown,
                                      hint="save the manifest as UTF-8")) from None

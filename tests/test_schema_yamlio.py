@@ -164,3 +164,18 @@ def test_recursive_alias_is_refused():
 def test_modest_aliases_are_fine():
     (doc,) = parse_manifests("apiVersion: v1\nkind: ConfigMap\nx: &l {a: 1}\ny: *l\n", "ok.yaml")
     assert doc.obj["y"] == {"a": 1}
+
+
+def test_crlf_files_and_bom_keep_correct_lines(tmp_path):
+    f = tmp_path / "crlf.yaml"
+    f.write_bytes(b"\xef\xbb\xbfapiVersion: v1\r\nkind: ConfigMap\r\n---\r\napiVersion: v1\r\nkind: Secret\r\ndata:\r\n  a: b\r\n")
+    docs = read_manifests([f])
+    assert [(d.obj["kind"], d.line) for d in docs] == [("ConfigMap", 1), ("Secret", 4)]
+    assert field_line(docs[1], ["data", "a"]) == 7
+
+
+def test_non_utf8_file_is_an_input_error(tmp_path):
+    f = tmp_path / "latin1.yaml"
+    f.write_bytes("kind: Caf\xe9\n".encode("latin-1"))
+    with pytest.raises(InputError, match="not UTF-8"):
+        read_manifests([f])
