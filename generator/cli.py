@@ -441,12 +441,14 @@ def cache() -> None:
 @click.pass_obj
 def cache_clear(state: State, cache_dir) -> None:
     """Delete the cache. Always safe: the next run recomputes everything."""
-    import shutil
+    from .gate.cache import clear_cache_dir
 
     path = cache_dir or state.repo / ".drydock" / "cache"
-    existed = path.exists()
-    shutil.rmtree(path, ignore_errors=True)
-    state.info(f"removed {path}" if existed else f"{path} did not exist")
+    try:
+        removed = clear_cache_dir(path)
+    except ValueError as exc:
+        raise DrydockError(str(exc), file=str(path), hint="point --cache-dir at a drydock cache folder") from None
+    state.info(f"removed {path}" if removed else f"{path} did not exist")
 
 
 if __name__ == "__main__":

@@ -58,7 +58,10 @@ def run_gates(
             continue
         progress(f"{name}: {len(all_docs)} documents")
         started = time.perf_counter()
-        shared_ctx = replace(first_ctx, require_trivy=any(c.require_trivy for c in contexts.values()))
+        # One run for all envs: trust every env's registries, require trivy if any env does.
+        registries = sorted({r for c in contexts.values() for r in c.env_data.get("allowedRegistries", [])})
+        shared_ctx = replace(first_ctx, require_trivy=any(c.require_trivy for c in contexts.values()),
+                             env_data={**first_ctx.env_data, "allowedRegistries": registries})
         gate = _gate(name)
         for f in gate.run(all_docs, shared_ctx):
             findings[env_of_file.get(f.file, next(iter(findings)))].append(f)
