@@ -202,8 +202,11 @@ class Microservice(Construct):
 
     def _analysis_template(self) -> dict:
         p = self.props
-        query = ('sum(rate(http_requests_total{service="{{args.service}}",code=~"5.."}[5m])) / '
-                 'clamp_min(sum(rate(http_requests_total{service="{{args.service}}"}[5m])), 1)')
+        ns = self.namespace
+        # No traffic gives an empty result (the denominator filter), which counts as success;
+        # errors without any 5xx series give 0 through `or vector(0)`.
+        query = (f'(sum(rate(http_requests_total{{namespace="{ns}",service="{{{{args.service}}}}",code=~"5.."}}[5m])) or vector(0))'
+                 f' / (sum(rate(http_requests_total{{namespace="{ns}",service="{{{{args.service}}}}"}}[5m])) > 0)')
         return {
             "apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisTemplate", "metadata": self._meta(f"{p.name}-error-rate"),
             "spec": {
@@ -211,7 +214,7 @@ class Microservice(Construct):
                 "metrics": [{
                     "name": "error-rate", "interval": "1m", "count": 5, "failureLimit": 1,
                     # 0.1% is the SLO's whole error budget rate; a canary above it is rolled back.
-                    "successCondition": "result[0] < 0.001",
+                    "successCondition": "len(result) == 0 || result[0] < 0.001",
                     "provider": {"prometheus": {
                         "address": "http://kube-prometheus-stack-prometheus.monitoring.svc:9090", "query": query}},
                 }],
