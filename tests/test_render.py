@@ -192,3 +192,9 @@ def test_unknown_environment_is_a_clear_error(repo_copy: Path):
     r = run_drydock("synth", "--env", "qa", "--no-gate", cwd=repo_copy)
     assert r.code == 2
     assert "unknown environment 'qa'" in r.err and "dev, prod, staging" in r.err
+
+
+def test_committed_render_matches_the_inputs():
+    """rendered/ is committed and must always equal a fresh `drydock synth --all` (what CI checks)."""
+    r = run_drydock("synth", "--all", "--check", cwd=REPO)
+    assert r.code == 0, r.out + r.err
