@@ -213,6 +213,9 @@ def _fast_construct(loader, node):
         if tag in _AS_STRING:
             return node.value
         if tag == _INT:
+            v = node.value
+            if v.isdecimal() and (v[0] != "0" or v == "0"):  # plain decimal; 0-prefixed is octal in YAML 1.1
+                return int(v)
             return loader.construct_yaml_int(node)
         if tag == _BOOL:
             return loader.construct_yaml_bool(node)
