@@ -207,7 +207,7 @@ def test_format_path_quotes_dotted_keys():
     assert format_path([]) == "(document)"
 
 
-def test_kubeconform_missing_is_an_engine_error(monkeypatch):
+def test_kubeconform_missing_is_an_engine_error():
     if shutil.which("kubeconform"):
         pytest.skip("kubeconform is installed here; the missing-binary path cannot be exercised")
     docs = read_manifests([FIX / "bad-port-string.yaml"])
