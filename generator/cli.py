@@ -227,9 +227,10 @@ def synth(state: State, envs, all_envs, check, no_gate, out, fmt, output, **gate
 @cli.command()
 @click.argument("paths", nargs=-1)
 @click.option("--env", metavar="ENV", help="Use this environment's threshold, registries and rules settings.")
+@click.option("--shard", metavar="I/N", help="Gate only shard I of N (apps split deterministically), for CI matrices.")
 @gate_options
 @click.pass_obj
-def check(state: State, paths, env, fmt, output, **gate_kw) -> None:
+def check(state: State, paths, env, shard, fmt, output, **gate_kw) -> None:
     """Run the policy, Trivy and schema gates on any manifests.
 
     PATHS are files, folders (searched for *.yaml/*.yml) or - for stdin;
@@ -240,12 +241,15 @@ def check(state: State, paths, env, fmt, output, **gate_kw) -> None:
       drydock check rendered/prod --env prod
       drydock check deploy.yaml --engines policy --format sarif -o drydock.sarif
       kubectl get deploy -o yaml | drydock check -
+      drydock check rendered/ --shard 2/4      # one job of a 4-way CI matrix
     """
+    from .gate.runner import parse_shard
     from .pipeline import check_paths
 
     opts = _gate_opts(state, **gate_kw)
     report = check_paths(state.repo, list(paths) or [str(state.repo / "rendered")], env, opts,
-                         progress=state.progress, warn=state.warn, stdin=sys.stdin)
+                         progress=state.progress, warn=state.warn, stdin=sys.stdin,
+                         shard=parse_shard(shard) if shard else None)
     _emit_report(state, report, fmt, output)
     if report.blocking():
         sys.exit(1)

@@ -124,7 +124,8 @@ def _existing_paths(rendered: RenderedEnv) -> list[str]:
 
 def check_paths(root: Path, paths: Sequence[str], env: str | None, opts: GateOptions,
                 progress: Callable[[str], None] = lambda m: None,
-                warn: Callable[[str], None] = lambda m: None, stdin=None) -> Report:
+                warn: Callable[[str], None] = lambda m: None, stdin=None,
+                shard: tuple[int, int] | None = None) -> Report:
     """Gate arbitrary manifests (files, dirs, '-' for stdin) with an env's settings or safe defaults."""
     from .yamlio import read_manifests
 
@@ -134,7 +135,7 @@ def check_paths(root: Path, paths: Sequence[str], env: str | None, opts: GateOpt
         raise InputError(f"unknown environment '{env}'", hint=f"use one of: {', '.join(platform.environments)}")
     docs = read_manifests(paths, stdin=stdin)
     ctx = _context(root, env, platform, opts, warn)
-    reports = run_gates({env: docs}, {env: ctx}, opts.engines, _waivers(root, opts), progress)
+    reports = run_gates({env: docs}, {env: ctx}, opts.engines, _waivers(root, opts), progress, shard=shard)
     return reports[env]
 
 
