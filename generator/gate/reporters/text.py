@@ -45,11 +45,19 @@ def _finding(f: Finding, blocking: frozenset, color: bool) -> list[str]:
     return lines
 
 
+def _waived_line(f: Finding, color: bool) -> str:
+    # One line each: the reason lives in waivers.yaml (and in the json/sarif reports).
+    w = f.waived
+    where = location(f) or "(no file)"
+    return _paint(f"  {f.rule_id}  {f.resource.display()}  {where}  ({w.owner}, until {w.expires})", _DIM, color)
+
+
 def render(report: Report, *, color: bool = False, rules: dict | None = None) -> str:
     blocking = blocking_set(report)
     out: list[str] = []
     group: tuple | None = None
-    for f in ordered(report):
+    waived = [f for f in ordered(report) if f.waived]
+    for f in (f for f in ordered(report) if not f.waived):
         key = (f.file or "", f.resource)
         if key != group:
             if group is not None:
@@ -60,6 +68,10 @@ def render(report: Report, *, color: bool = False, rules: dict | None = None) ->
             out.append(_paint(head, _BOLD, color))
         out.extend(_finding(f, blocking, color))
     if out:
+        out.append("")
+    if waived:
+        out.append(f"waived ({len(waived)}; reasons in the waiver file):")
+        out.extend(_waived_line(f, color) for f in waived)
         out.append("")
     for s in report.skipped:
         out.append(f"skipped: {_one_line(s)}")
