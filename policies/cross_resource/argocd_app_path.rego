@@ -18,13 +18,14 @@ import rego.v1
 
 deny contains {"msg": msg, "doc": i} if {
 	existing := input.env.existingPaths
+	rendered := {p | some p in existing}
 	some i, d in input.documents
 	d.object.kind == "Application"
 	startswith(d.object.apiVersion, "argoproj.io/")
 	some source in sources(d.object)
 	not source.chart
 	path := source.path
-	not relative(path) in existing
+	not relative(path) in rendered
 	msg := sprintf("Application %s source path %s is not a rendered folder (expected rendered/<env>/<app>, e.g. rendered/%s)", [k8s.name(d.object), path, example(existing)])
 }
 

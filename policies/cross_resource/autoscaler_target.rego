@@ -26,8 +26,6 @@ deny contains {"msg": msg, "doc": i} if {
 }
 
 exists(ns, ref) if {
-	some d in input.documents
-	d.object.kind == ref.kind
-	k8s.name(d.object) == ref.name
-	k8s.namespace(d.object) == ns
+	keys := k8s.object_keys
+	[ns, ref.kind, ref.name] in keys
 }

@@ -20,10 +20,9 @@ deny contains {"msg": msg, "doc": i} if {
 	some i, d in input.documents
 	net.is_ingress(d.object)
 	some [where, backend] in net.backends(d.object)
-	some s in input.documents
-	s.object.kind == "Service"
-	k8s.name(s.object) == backend.name
-	k8s.namespace(s.object) == k8s.namespace(d.object)
+	services := k8s.services_by_ns_name
+	some j in object.get(services, [[k8s.namespace(d.object), backend.name]], set())
+	s := input.documents[j]
 	not exposes(s.object, backend.port)
 	msg := sprintf("Ingress %s backend uses port %v of Service %s, which exposes only %v", [where, port_label(backend.port), backend.name, exposed(s.object)])
 }

@@ -24,8 +24,6 @@ deny contains {"msg": msg, "doc": i} if {
 }
 
 service_exists(ns, name) if {
-	some d in input.documents
-	d.object.kind == "Service"
-	k8s.name(d.object) == name
-	k8s.namespace(d.object) == ns
+	keys := k8s.object_keys
+	[ns, "Service", name] in keys
 }

@@ -25,8 +25,4 @@ deny contains {"msg": msg, "doc": i} if {
 	msg := sprintf("NetworkPolicy %s podSelector matches no pod template in namespace %s", [k8s.name(d.object), k8s.namespace(d.object)])
 }
 
-selects_something(ns, sel) if {
-	some p in k8s.pods
-	k8s.namespace(p.obj) == ns
-	selectors.label_selector_matches(sel, k8s.pod_labels(p))
-}
+selects_something(ns, sel) if count(selectors.selected_pods(ns, sel)) > 0

@@ -37,9 +37,9 @@ deny contains {"msg": msg, "doc": i} if {
 deny contains {"msg": msg, "doc": i} if {
 	some i, pdb in pdbs
 	is_number(pdb.spec.minAvailable)
-	some p in k8s.scalable_pods
-	k8s.namespace(p.obj) == k8s.namespace(pdb)
-	selectors.label_selector_matches(pdb.spec.selector, k8s.pod_labels(p))
+	scalable := k8s.scalable_pods
+	some j in selectors.selected_pods(k8s.namespace(pdb), pdb.spec.selector)
+	p := scalable[j]
 	pdb.spec.minAvailable >= k8s.min_replicas(p.obj)
 	msg := sprintf("PodDisruptionBudget %s requires minAvailable %d but %s %s runs only %d replicas: no pod can be evicted", [k8s.name(pdb), pdb.spec.minAvailable, p.obj.kind, k8s.name(p.obj), k8s.min_replicas(p.obj)])
 }

@@ -23,8 +23,4 @@ deny contains {"msg": msg, "doc": i} if {
 	msg := sprintf("PodDisruptionBudget %s selects no pod template in namespace %s", [k8s.name(d.object), k8s.namespace(d.object)])
 }
 
-selects_something(pdb) if {
-	some p in k8s.pods
-	k8s.namespace(p.obj) == k8s.namespace(pdb)
-	selectors.label_selector_matches(pdb.spec.selector, k8s.pod_labels(p))
-}
+selects_something(pdb) if count(selectors.selected_pods(k8s.namespace(pdb), pdb.spec.selector)) > 0

@@ -26,8 +26,4 @@ deny contains {"msg": msg, "doc": i} if {
 	msg := sprintf("Service %s selector %v matches no pod template in namespace %s", [k8s.name(d.object), sel, k8s.namespace(d.object)])
 }
 
-selects_something(ns, sel) if {
-	some p in k8s.pods
-	k8s.namespace(p.obj) == ns
-	selectors.map_matches(sel, k8s.pod_labels(p))
-}
+selects_something(ns, sel) if count(selectors.map_selected_pods(ns, sel)) > 0

@@ -98,13 +98,11 @@ scalable_pods[i] := p if {
 	is_rollout(p.obj)
 }
 
-# hpas_for(obj): the HorizontalPodAutoscalers whose scaleTargetRef is obj.
-hpas_for(obj) := [d.object |
-	some d in input.documents
-	d.object.kind == "HorizontalPodAutoscaler"
-	namespace(d.object) == namespace(obj)
-	d.object.spec.scaleTargetRef.kind == obj.kind
-	d.object.spec.scaleTargetRef.name == name(obj)
+# hpas_for(obj): the HorizontalPodAutoscalers whose scaleTargetRef is obj
+# (looked up in hpas_by_target, not by scanning the render).
+hpas_for(obj) := [input.documents[j].object |
+	idx := hpas_by_target
+	some j in object.get(idx, [[namespace(obj), obj.kind, name(obj)]], set())
 ]
 
 # min_replicas(obj): the fewest replicas the workload runs: the lowest HPA
@@ -115,3 +113,70 @@ min_replicas(obj) := replicas(obj) if count(hpas_for(obj)) == 0
 
 # pod_labels(p): labels of the pods an entry of `pods` creates.
 pod_labels(p) := object.get(p.meta, "labels", {})
+
+# ---------------------------------------------------------------------------
+# Indexes over the render. Each is a rule, so an engine computes it once per
+# evaluation; rules look things up in them instead of scanning
+# input.documents for every document (which is quadratic in the render).
+#
+# Array keys are looked up with object.get(index, [key], default): the path is
+# a one-element array holding the key. Bind an index to a variable before
+# looking keys up in a loop (`idx := k8s.pods_by_label`): OPA then uses the
+# whole index it has computed instead of re-evaluating the rule per key.
+# ---------------------------------------------------------------------------
+
+# object_keys: [namespace, kind, name] of every document that has a kind.
+object_keys contains [namespace(d.object), kind, name(d.object)] if {
+	some d in input.documents
+	kind := d.object.kind
+}
+
+# namespace_docs[name]: indexes of the Namespace objects named name.
+namespace_docs[ns] contains i if {
+	some i, d in input.documents
+	d.object.kind == "Namespace"
+	ns := name(d.object)
+}
+
+# services_by_ns_name[[namespace, name]]: indexes of the Services with that
+# name (several when the render repeats one).
+services_by_ns_name[k] contains i if {
+	some i, d in input.documents
+	d.object.kind == "Service"
+	k := [namespace(d.object), name(d.object)]
+}
+
+# pods_by_ns[ns]: indexes of the pod-bearing documents of a namespace.
+pods_by_ns[ns] contains i if {
+	some i, p in pods
+	ns := namespace(p.obj)
+}
+
+# pods_by_label[[namespace, key, value]]: indexes of the pod-bearing documents
+# of a namespace whose pod template carries that (string) label.
+pods_by_label[k] contains i if {
+	some i, p in pods
+	ns := namespace(p.obj)
+	labels := pod_labels(p)
+	is_object(labels)
+	some key, value in labels
+	is_string(value)
+	k := [ns, key, value]
+}
+
+# hpas_by_target[[namespace, kind, name]]: indexes of the HorizontalPodAutoscalers
+# whose scaleTargetRef names that workload.
+hpas_by_target[k] contains i if {
+	some i, d in input.documents
+	d.object.kind == "HorizontalPodAutoscaler"
+	ref := d.object.spec.scaleTargetRef
+	k := [namespace(d.object), ref.kind, ref.name]
+}
+
+# tokenless_service_accounts: [namespace, name] of every ServiceAccount that
+# sets automountServiceAccountToken: false.
+tokenless_service_accounts contains [namespace(d.object), name(d.object)] if {
+	some d in input.documents
+	d.object.kind == "ServiceAccount"
+	d.object.automountServiceAccountToken == false
+}

@@ -18,12 +18,7 @@ import data.drydock.lib.selectors
 import rego.v1
 
 # namespace_objects[ns]: index of the (first) Namespace object named ns.
-namespace_objects[ns] := min(indexes) if {
-	some d in input.documents
-	d.object.kind == "Namespace"
-	ns := k8s.name(d.object)
-	indexes := {j | some j; input.documents[j].object.kind == "Namespace"; k8s.name(input.documents[j].object) == ns}
-}
+namespace_objects[ns] := min(indexes) if some ns, indexes in k8s.namespace_docs
 
 workload_namespaces contains k8s.namespace(p.obj) if some p in k8s.pods
 
@@ -39,16 +34,9 @@ deny contains {"msg": msg, "doc": i} if {
 	some ns in workload_namespaces
 	not namespace_objects[ns]
 	not protected(ns)
-	i := min({j | some j, p in k8s.pods; k8s.namespace(p.obj) == ns})
+	pods_by_ns := k8s.pods_by_ns
+	i := min(pods_by_ns[ns])
 	msg := sprintf("namespace %s has no default-deny NetworkPolicy (podSelector {} with policyTypes Ingress and Egress)", [ns])
 }
 
-protected(ns) if {
-	some d in input.documents
-	d.object.kind == "NetworkPolicy"
-	k8s.namespace(d.object) == ns
-	selectors.is_empty_selector(object.get(d.object, ["spec", "podSelector"], {}))
-	types := object.get(d.object, ["spec", "policyTypes"], [])
-	"Ingress" in types
-	"Egress" in types
-}
+protected(ns) if ns in selectors.default_deny_namespaces

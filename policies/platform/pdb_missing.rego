@@ -20,7 +20,7 @@ deny contains {"msg": msg, "doc": i} if {
 	some i, p in k8s.scalable_pods
 	p.obj.kind != "ReplicaSet"
 	replicated(p.obj)
-	not covered(p)
+	not covered(i)
 	msg := sprintf("%s runs %s but no PodDisruptionBudget selects its pods", [p.obj.kind, how_many(p.obj)])
 }
 
@@ -32,9 +32,5 @@ how_many(obj) := "under a HorizontalPodAutoscaler" if count(k8s.hpas_for(obj)) >
 
 how_many(obj) := sprintf("%d replicas", [k8s.replicas(obj)]) if count(k8s.hpas_for(obj)) == 0
 
-covered(p) if {
-	some d in input.documents
-	d.object.kind == "PodDisruptionBudget"
-	k8s.namespace(d.object) == k8s.namespace(p.obj)
-	selectors.label_selector_matches(d.object.spec.selector, k8s.pod_labels(p))
-}
+# covered(i): some PodDisruptionBudget of its namespace selects the pods of document i.
+covered(i) if i in selectors.pdb_selected_pods

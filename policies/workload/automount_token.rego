@@ -37,9 +37,5 @@ token_disabled(p) if p.spec.automountServiceAccountToken == false
 
 token_disabled(p) if {
 	not k8s.has_key(p.spec, "automountServiceAccountToken")
-	some d in input.documents
-	d.object.kind == "ServiceAccount"
-	k8s.name(d.object) == service_account(p)
-	k8s.namespace(d.object) == k8s.namespace(p.obj)
-	d.object.automountServiceAccountToken == false
+	[k8s.namespace(p.obj), service_account(p)] in k8s.tokenless_service_accounts
 }
