@@ -366,6 +366,8 @@ def validate_paths(paths: Sequence[str | Path], strict_kinds: bool = False, vali
 def _fork_map(files, strict_kinds, workers):
     import pickle
 
+    get_store()._get_registry()  # import jsonschema_rs and load the definitions once, before forking
+
     # balance by size, keep each share in path order
     sizes = []
     for i, f in enumerate(files):
