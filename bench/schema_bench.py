@@ -431,7 +431,8 @@ def run(quick: bool = False, docs: int | None = None, verbose: bool = True) -> d
     try:
         load = os.getloadavg()[0]
         result["load_average"] = round(load, 2)
-        say(f"load average during the run: {load:.2f} on {result['cores']} cores (other processes slow both tools)")
+        busy = " (a busy machine: wall times stretch unevenly, compare CPU times)" if load >= (result["cores"] or 1) - 0.5 else ""
+        say(f"load average during the run: {load:.2f} on {result['cores']} cores{busy}")
     except OSError:
         pass
     if k:
