@@ -273,19 +273,18 @@ def validate(state: State, paths, strict_kinds, validator, fmt, output) -> None:
       drydock validate
       drydock validate rendered/prod --strict-kinds
     """
-    from .gate.engines.schema import validate_documents
+    from .gate.engines.schema import validate_paths
     from .gate.findings import Report, Severity
-    from .yamlio import read_manifests
 
-    docs = read_manifests(list(paths) or [str(state.repo / "rendered")], stdin=sys.stdin)
-    findings, skipped = validate_documents(docs, strict_kinds=strict_kinds, validator=validator)
-    report = Report(findings, Severity.LOW, len(docs), skipped=list(skipped))
+    findings, skipped, count = validate_paths(list(paths) or [str(state.repo / "rendered")], strict_kinds=strict_kinds,
+                                              validator=validator, stdin=sys.stdin)
+    report = Report(findings, Severity.LOW, count, skipped=list(skipped))
     for s in skipped:
         state.info(f"skipped: {s}")
     _emit_report(state, report, fmt, output)
     if findings:
         sys.exit(1)
-    state.info(f"{len(docs)} documents valid")
+    state.info(f"{count} documents valid")
 
 
 @cli.command()

@@ -63,6 +63,7 @@ def run_gates(
     all_docs = [d for docs in docs_by_env.values() for d in docs if d.file in in_shard]
     first_ctx = next(iter(contexts.values()))
     cached = 0
+    skipped: list[str] = []
     for name in ("schema", "trivy"):
         if name not in engines:
             continue
@@ -76,6 +77,7 @@ def run_gates(
         for f in gate.run(all_docs, shared_ctx):
             findings[env_of_file.get(f.file, next(iter(findings)))].append(f)
         cached += getattr(gate, "cache_hits", 0)
+        skipped += getattr(gate, "skipped", [])
         _add(timings, name, started)
     if "policy" in engines:
         started = time.perf_counter()
@@ -88,7 +90,7 @@ def run_gates(
     waived = apply_waivers(folded, waivers, known, today, () if shard else engines)
     return {
         env: Report(sorted(fs, key=Finding.sort_key), contexts[env].threshold,
-                    sum(1 for d in docs_by_env[env] if d.file in in_shard), cached)
+                    sum(1 for d in docs_by_env[env] if d.file in in_shard), cached, list(skipped))
         for env, fs in waived.items()
     }
 
