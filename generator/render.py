@@ -111,6 +111,7 @@ def render_env(platform: Platform, env_name: str) -> RenderedEnv:
         Microservice(ctx.chart(name), "service", props_for(platform.services[name], env), ctx, platform.services[name])
     for part in PARTS:
         part(ctx, platform)
+    ctx.materialize()
 
     files: dict[str, RenderedFile] = {}
     for folder in sorted(ctx.charts):

@@ -295,20 +295,17 @@ def test_resource_waves_order_config_before_workloads(renders):
 
 def test_existing_waves_and_hooks_are_left_alone():
     from generator.constructs.argocd import stamp_resource_waves
-    from generator.constructs.base import cdk8s
-    app = cdk8s.App()
-    chart = cdk8s.Chart(app, "x", disable_resource_name_hashes=True)
-    cdk8s.ApiObject(chart, "a", api_version="v1", kind="ConfigMap", metadata={"name": "a"})
-    cdk8s.ApiObject(chart, "b", api_version="v1", kind="ConfigMap",
-                    metadata={"name": "b", "annotations": {WAVE: "5"}})
-    cdk8s.ApiObject(chart, "c", api_version="batch/v1", kind="Job",
-                    metadata={"name": "c", "annotations": {"argocd.argoproj.io/hook": "PreSync"}})
-    cdk8s.ApiObject(chart, "d", api_version="v1", kind="ServiceAccount",
-                    metadata={"name": "d", "annotations": {"argocd.argoproj.io/hook": "PreSync"}})
-    cdk8s.ApiObject(chart, "e", api_version="v1", kind="Secret",
-                    metadata={"name": "e", "annotations": {"keep": "me"}})
-    stamp_resource_waves(chart)
-    out = {o["metadata"]["name"]: o["metadata"].get("annotations", {}) for o in chart.to_json()}
+    objects = [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "b", "annotations": {WAVE: "5"}}},
+        {"apiVersion": "batch/v1", "kind": "Job",
+         "metadata": {"name": "c", "annotations": {"argocd.argoproj.io/hook": "PreSync"}}},
+        {"apiVersion": "v1", "kind": "ServiceAccount",
+         "metadata": {"name": "d", "annotations": {"argocd.argoproj.io/hook": "PreSync"}}},
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "e", "annotations": {"keep": "me"}}},
+    ]
+    stamp_resource_waves(objects)
+    out = {o["metadata"]["name"]: o["metadata"].get("annotations", {}) for o in objects}
     assert out["a"] == {WAVE: "-1"}
     assert out["b"] == {WAVE: "5"}
     assert WAVE not in out["c"] and WAVE not in out["d"]

@@ -153,25 +153,16 @@ def compute_waves(graph: Mapping[str, Iterable[str]], platform: Platform) -> dic
 
 
 # -- resource waves inside the other charts -------------------------------------------------------
-def api_objects(chart: Any) -> list[Any]:
-    """Every ApiObject under the chart, nested constructs included (Chart.api_objects lists direct children only)."""
-    return [c for c in chart.node.find_all() if cdk8s.ApiObject.is_api_object(c)]
-
-
-def stamp_resource_waves(chart: Any) -> None:
+def stamp_resource_waves(objects: list[dict]) -> None:
     """Add a sync-wave to every object that needs one and has neither a wave nor a hook annotation."""
-    for obj in api_objects(chart):
-        kind = obj.kind
-        wave = KIND_WAVES.get(kind, 0)
+    for obj in objects:
+        wave = KIND_WAVES.get(obj["kind"], 0)
         if wave == 0:
             continue
-        annotations = (obj.to_json().get("metadata") or {}).get("annotations") or {}
+        annotations = obj["metadata"].get("annotations") or {}
         if WAVE in annotations or any(h in annotations for h in HOOK_ANNOTATIONS):
             continue
-        if annotations:
-            obj.add_json_patch(cdk8s.JsonPatch.add("/metadata/annotations/" + WAVE.replace("/", "~1"), str(wave)))
-        else:
-            obj.add_json_patch(cdk8s.JsonPatch.add("/metadata/annotations", {WAVE: str(wave)}))
+        obj["metadata"]["annotations"] = {**annotations, WAVE: str(wave)}
 
 
 # -- the manifests -------------------------------------------------------------------------
@@ -258,14 +249,14 @@ def _needs_label(deps: Iterable[str], env: Environment) -> list[str]:
 
 def build_argocd(ctx: RenderContext, platform: Platform) -> None:
     env = ctx.env
-    if FOLDER in ctx.charts and api_objects(ctx.charts[FOLDER]):
+    if FOLDER in ctx.charts and ctx.objects(FOLDER):
         raise DrydockError(f"another builder wrote into rendered/{env.name}/{FOLDER}/",
                            hint="only the ArgoCD builder (last in PARTS) may emit into the argocd folder")
     folders = sorted(f for f in ctx.charts if f != FOLDER)
     objects: dict[str, list[dict]] = {}
     for folder in folders:
-        stamp_resource_waves(ctx.charts[folder])
-        objects[folder] = sorted((o.to_json() for o in api_objects(ctx.charts[folder])),
+        stamp_resource_waves(ctx.objects(folder))
+        objects[folder] = sorted(ctx.objects(folder),
                                  key=lambda o: (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]))
     addons = enabled_addons(env)
     graph = dependency_graph(platform, folders, addons)

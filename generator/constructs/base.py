@@ -9,6 +9,13 @@ diffs (docs/architecture.md has the figures).
 
 Every emitted object is registered with the SourceRef of the input line that
 produced it, so a finding on a rendered file can point back to the fix.
+
+Emitting is two-phase: constructs hand `emit` a manifest dict, which stays a
+plain Python dict until every builder has run (so the ArgoCD builder, which runs
+last, can add sync-wave annotations without jsii round-trips); then
+`RenderContext.materialize` turns each into an ApiObject in its construct scope
+with one constructor call and one JSON patch. jsii round-trips are the render's
+main cost, so this keeps them at two per object (docs/performance.md).
 """
 from __future__ import annotations
 
@@ -35,28 +42,46 @@ class RenderContext:
     app: Any = None  # the cdk8s.App of this environment
     charts: dict[str, Any] = field(default_factory=dict)  # app folder name -> cdk8s.Chart
     sources: dict[tuple[str, str, str, str], SourceRef] = field(default_factory=dict)
+    pending: list[tuple[Any, str, dict]] = field(default_factory=list)  # (scope, folder, manifest) in order
+    _folders: dict[int, str] = field(default_factory=dict)  # id(scope) -> folder
 
     def chart(self, folder: str) -> Any:
         """The chart whose objects land in rendered/<env>/<folder>/ (created on first use)."""
         if folder not in self.charts:
             self.charts[folder] = cdk8s.Chart(self.app, folder, disable_resource_name_hashes=True)
+            self._folders[id(self.charts[folder])] = folder
         return self.charts[folder]
+
+    def folder_of(self, scope: Any) -> str:
+        key = id(scope)
+        if key not in self._folders:
+            self._folders[key] = cdk8s.Chart.of(scope).node.id  # a construct nested in a chart
+        return self._folders[key]
+
+    def objects(self, folder: str) -> list[dict]:
+        """The manifests emitted into a folder so far (mutable until materialize())."""
+        return [m for _, f, m in self.pending if f == folder]
+
+    def materialize(self) -> None:
+        """Create the ApiObjects for every emitted manifest, in emission order."""
+        for scope, _, manifest in self.pending:
+            meta = manifest["metadata"]
+            obj = cdk8s.ApiObject(scope, f"{manifest['kind']}-{meta.get('namespace', '')}-{meta['name']}",
+                                  api_version=manifest["apiVersion"], kind=manifest["kind"], metadata=meta)
+            obj.add_json_patch(cdk8s.JsonPatch.replace("", manifest))
+        self.pending.clear()
 
 
 def identity(api_version: str, kind: str, namespace: str | None, name: str) -> tuple[str, str, str, str]:
     return (api_version, kind, namespace or "", name)
 
 
-def emit(scope: Any, ctx: RenderContext, manifest: dict, source: SourceRef) -> Any:
-    """Create one ApiObject from a full manifest dict; remember where it came from."""
+def emit(scope: Any, ctx: RenderContext, manifest: dict, source: SourceRef) -> dict:
+    """Add one object (a full manifest dict) to `scope`; remember where it came from."""
     meta = manifest["metadata"]
-    obj = cdk8s.ApiObject(scope, f"{manifest['kind']}-{meta.get('namespace', '')}-{meta['name']}",
-                          api_version=manifest["apiVersion"], kind=manifest["kind"], metadata=meta)
-    for key, value in manifest.items():
-        if key not in ("apiVersion", "kind", "metadata"):
-            obj.add_json_patch(cdk8s.JsonPatch.add(f"/{key}", value))
+    ctx.pending.append((scope, ctx.folder_of(scope), manifest))
     ctx.sources[identity(manifest["apiVersion"], manifest["kind"], meta.get("namespace"), meta["name"])] = source
-    return obj
+    return manifest
 
 
 def labels(name: str, env: Environment, component: str, version: str | None = None) -> dict[str, str]:

@@ -8,6 +8,7 @@ explicit, named opt-out in `MicroserviceProps` that the policy gate still sees.
 """
 from __future__ import annotations
 
+from builtins import id as builtins_id
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,6 +89,7 @@ def props_for(service: Service, env: Environment) -> MicroserviceProps:
 class Microservice(Construct):
     def __init__(self, scope: Construct, id: str, props: MicroserviceProps, ctx: RenderContext, service: Service):
         super().__init__(scope, id)
+        ctx._folders[builtins_id(self)] = ctx.folder_of(scope)  # objects of this construct land in its chart's folder
         self.props, self.ctx, self.service = props, ctx, service
         env, p = ctx.env, props
         self.namespace = env.namespace
