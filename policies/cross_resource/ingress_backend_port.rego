@@ -17,11 +17,10 @@ import data.drydock.lib.net
 import rego.v1
 
 deny contains {"msg": msg, "doc": i} if {
-	some i, d in input.documents
-	net.is_ingress(d.object)
-	some [where, backend] in net.backends(d.object)
+	some i, ing in net.ingresses
+	some [where, backend] in net.backends(ing)
 	services := k8s.services_by_ns_name
-	some j in object.get(services, [[k8s.namespace(d.object), backend.name]], set())
+	some j in object.get(services, [[k8s.namespace(ing), backend.name]], set())
 	s := input.documents[j]
 	not exposes(s.object, backend.port)
 	msg := sprintf("Ingress %s backend uses port %v of Service %s, which exposes only %v", [where, port_label(backend.port), backend.name, exposed(s.object)])

@@ -16,11 +16,10 @@ import data.drydock.lib.net
 import rego.v1
 
 deny contains {"msg": msg, "doc": i} if {
-	some i, d in input.documents
-	net.is_ingress(d.object)
-	some [where, backend] in net.backends(d.object)
-	not service_exists(k8s.namespace(d.object), backend.name)
-	msg := sprintf("Ingress %s backend routes to Service %s, which is not in namespace %s", [where, backend.name, k8s.namespace(d.object)])
+	some i, ing in net.ingresses
+	some [where, backend] in net.backends(ing)
+	not service_exists(k8s.namespace(ing), backend.name)
+	msg := sprintf("Ingress %s backend routes to Service %s, which is not in namespace %s", [where, backend.name, k8s.namespace(ing)])
 }
 
 service_exists(ns, name) if {

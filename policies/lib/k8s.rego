@@ -37,9 +37,13 @@ pod_meta(obj) := object.get(obj.spec.template, "metadata", {}) if is_rollout(obj
 
 pod_meta(obj) := object.get(obj.spec.jobTemplate.spec.template, "metadata", {}) if obj.kind == "CronJob"
 
+# Every kind pod_spec knows (Rollout only under argoproj.io).
+pod_kinds := template_kinds | {"Pod", "CronJob", "Rollout"}
+
 # pods[i]: every pod-bearing document, keyed by its index in input.documents.
 pods[i] := p if {
 	some i, d in input.documents
+	d.object.kind in pod_kinds # cheap filter first: pod_spec is a function call per document
 	spec := pod_spec(d.object)
 	p := {"obj": d.object, "spec": spec, "meta": pod_meta(d.object)}
 }
@@ -125,10 +129,20 @@ pod_labels(p) := object.get(p.meta, "labels", {})
 # whole index it has computed instead of re-evaluating the rule per key.
 # ---------------------------------------------------------------------------
 
-# object_keys: [namespace, kind, name] of every document that has a kind.
-object_keys contains [namespace(d.object), kind, name(d.object)] if {
+# object_keys: [namespace, kind, name] of every document that has a kind
+# (namespace() and name() inlined: a function call per document costs more
+# than the lookup).
+object_keys contains [ns, kind, n] if {
 	some d in input.documents
 	kind := d.object.kind
+	ns := object.get(d.object, ["metadata", "namespace"], "default")
+	n := object.get(d.object, ["metadata", "name"], "<unnamed>")
+}
+
+# pdbs[i]: every PodDisruptionBudget, keyed by its index in input.documents.
+pdbs[i] := d.object if {
+	some i, d in input.documents
+	d.object.kind == "PodDisruptionBudget"
 }
 
 # namespace_docs[name]: indexes of the Namespace objects named name.

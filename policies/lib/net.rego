@@ -8,6 +8,13 @@ is_ingress(obj) if {
 	startswith(obj.apiVersion, "networking.k8s.io/")
 }
 
+# ingresses[i]: every Ingress of the render, keyed by its index in input.documents.
+ingresses[i] := d.object if {
+	some i, d in input.documents
+	d.object.kind == "Ingress"
+	is_ingress(d.object)
+}
+
 # ingress_hosts(obj): every host named in the Ingress rules.
 ingress_hosts(obj) := {h | some r in object.get(obj, ["spec", "rules"], []); h := r.host}
 

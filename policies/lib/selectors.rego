@@ -78,9 +78,8 @@ map_selected_pods(ns, sel) := {i |
 # pdb_selected_pods: indexes of the pod-bearing documents that some
 # PodDisruptionBudget of their namespace selects.
 pdb_selected_pods contains i if {
-	some d in input.documents
-	d.object.kind == "PodDisruptionBudget"
-	some i in selected_pods(k8s.namespace(d.object), d.object.spec.selector)
+	some pdb in k8s.pdbs
+	some i in selected_pods(k8s.namespace(pdb), pdb.spec.selector)
 }
 
 # default_deny_namespaces: namespaces with a default-deny NetworkPolicy

@@ -19,9 +19,8 @@ import rego.v1
 issuer_annotations := ["cert-manager.io/cluster-issuer", "cert-manager.io/issuer"]
 
 deny contains {"msg": msg, "doc": i} if {
-	some i, d in input.documents
-	net.is_ingress(d.object)
-	not has_issuer(d.object)
+	some i, ing in net.ingresses
+	not has_issuer(ing)
 	msg := "Ingress has no cert-manager.io/cluster-issuer or cert-manager.io/issuer annotation"
 }
 

@@ -16,17 +16,15 @@ import data.drydock.lib.net
 import rego.v1
 
 deny contains {"msg": msg, "doc": i} if {
-	some i, d in input.documents
-	net.is_ingress(d.object)
-	count(object.get(d.object, ["spec", "tls"], [])) == 0
+	some i, ing in net.ingresses
+	count(object.get(ing, ["spec", "tls"], [])) == 0
 	msg := "Ingress has no spec.tls; it serves plain HTTP"
 }
 
 deny contains {"msg": msg, "doc": i} if {
-	some i, d in input.documents
-	net.is_ingress(d.object)
-	count(object.get(d.object, ["spec", "tls"], [])) > 0
-	some host in net.ingress_hosts(d.object)
-	not host in net.tls_hosts(d.object)
+	some i, ing in net.ingresses
+	count(object.get(ing, ["spec", "tls"], [])) > 0
+	some host in net.ingress_hosts(ing)
+	not host in net.tls_hosts(ing)
 	msg := sprintf("Ingress host %s is not listed in any spec.tls[].hosts", [host])
 }
