@@ -362,8 +362,10 @@ def test_policies(state: State, policy_dirs) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write here; a long markdown diff is split into FILE, FILE.2, ... (each < 65,536 chars).")
 @click.option("--no-policy", is_flag=True, help="Skip the policy delta (findings introduced/resolved).")
+@click.option("--render", "render_inputs", is_flag=True,
+              help="Render both sides from their services/ and environments/ instead of reading committed rendered/.")
 @click.pass_obj
-def diff(state: State, base, head, worktree, env, fmt, output, no_policy) -> None:
+def diff(state: State, base, head, worktree, env, fmt, output, no_policy, render_inputs) -> None:
     """Semantic diff of rendered/ between two git refs, for PR review.
 
     Resources are compared by identity (apiVersion/kind/namespace/name), not by
@@ -377,11 +379,11 @@ def diff(state: State, base, head, worktree, env, fmt, output, no_policy) -> Non
       drydock diff --base HEAD~1 --format text
       drydock diff --base main --worktree --env prod
     """
-    from .diff import diff_refs, join_parts, render_diff, set_policy_delta, write_parts
+    from .diff import diff_refs, diff_renders, join_parts, render_diff, set_policy_delta, write_parts
     from .pipeline import GateOptions, policy_findings_at
 
-    result = diff_refs(state.repo, base, head, worktree=worktree, env=env)
-    if not no_policy and result.changes:
+    result = (diff_renders if render_inputs else diff_refs)(state.repo, base, head, worktree=worktree, env=env)
+    if not no_policy and not render_inputs and result.changes:
         opts = GateOptions(engines=("policy",))
         try:
             before = policy_findings_at(state.repo, base, env, opts)

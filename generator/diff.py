@@ -1051,3 +1051,43 @@ def read_rendered(repo: Path, ref: str | None, env: str | None = None) -> dict[s
     if ref is None:
         return _read_worktree(repo, prefix)
     return _cat_blobs_by_path(repo, _ls_tree(repo, _resolve(repo, ref), prefix))
+
+
+def _render_at(repo: Path, ref: str | None, env: str | None) -> dict[str, bytes]:
+    """Render services/ + environments/ as they are at `ref` (None: working tree), in memory."""
+    import io
+    import tarfile
+    import tempfile
+
+    from .model import load_project
+    from .render import render_env
+
+    with tempfile.TemporaryDirectory(prefix="drydock-diff-") as tmp:
+        root = Path(tmp)
+        if ref is None:
+            root = repo
+        else:
+            archive = _git(repo, "archive", "--format=tar", _resolve(repo, ref), "--", "services", "environments").stdout
+            with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+                tar.extractall(root, filter="data")
+        platform = load_project(root)
+        envs = [env] if env else list(platform.environments)
+        return {f"{RENDERED}/{e}/{f.path}": f.text.encode() for e in envs if e in platform.environments
+                for f in render_env(platform, e).files}
+
+
+def diff_renders(repo: Path, base: str, head: str | None = None, *, worktree: bool = False,
+                 env: str | None = None) -> DiffResult:
+    """Like diff_refs, but renders both sides from their inputs instead of reading committed rendered/."""
+    repo = Path(repo)
+    _check_repo(repo)
+    if worktree and head is not None:
+        raise InputError("--head and --worktree cannot be used together", hint="drop one of them")
+    warnings: list[str] = []
+    base_files = _render_at(repo, base, env)
+    head_label = "working tree" if worktree else (head or "HEAD")
+    head_files = _render_at(repo, None if worktree else head_label, env)
+    changes = diff_trees(base_files, head_files, warnings)
+    return DiffResult(base=base, head=head_label, base_sha=_resolve(repo, base),
+                      head_sha=None if worktree else _resolve(repo, head_label), changes=changes,
+                      warnings=warnings, env=env)

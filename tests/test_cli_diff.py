@@ -47,3 +47,17 @@ def test_missing_ref_is_exit_2_with_a_hint(repo_copy: Path):
     r = run_drydock("diff", "--base", "no-such-branch", cwd=repo_copy)
     assert r.code == 2
     assert "git ref 'no-such-branch' not found" in r.err and "Traceback" not in r.err
+
+
+def test_render_mode_diffs_inputs_without_a_committed_render(repo_copy: Path):
+    _git(repo_copy, "init", "-q", "-b", "main")
+    _git(repo_copy, "add", "services", "environments")
+    _git(repo_copy, "commit", "-qm", "inputs only")
+    svc = repo_copy / "services" / "order-service.yaml"
+    svc.write_text(svc.read_text().replace("LOG_FORMAT: json", "LOG_FORMAT: text"))
+    r = run_drydock("diff", "--base", "HEAD", "--worktree", "--render", "--env", "dev", "--format", "json", cwd=repo_copy)
+    assert r.code == 0, r.err
+    changed = {(c["resource"]["kind"], c["resource"]["name"]) for c in json.loads(r.out)["changes"]}
+    assert ("ConfigMap", "order-service-config") in changed
+    # Pods that read the config restart (config checksum); nothing outside order-service changes.
+    assert all(name.startswith("order-service") for _, name in changed), changed
