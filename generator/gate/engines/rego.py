@@ -280,10 +280,19 @@ def strip_nulls(value: Any) -> Any:
 
 
 def build_input(docs: Sequence[Document], env_data: dict | None) -> dict:
-    return strip_nulls({
+    raw = {
         "documents": [{"file": d.file, "line": d.line, "object": d.obj} for d in docs],
         "env": dict(env_data or {}),
-    })
+    }
+    # strip_nulls walks every value in Python (~0.8 s for 16,000 documents);
+    # json.dumps is C. No `null` in the JSON text means no None anywhere (a string
+    # such as "/dev/null" only sends us down the slow path, which is still right).
+    try:
+        if "null" not in json.dumps(raw):
+            return raw
+    except (TypeError, ValueError):
+        pass  # not JSON-serialisable: let strip_nulls and the engine report it as before
+    return strip_nulls(raw)
 
 
 _LOC_RE = re.compile(r"-->\s*(?P<file>[^\n]+?\.rego):(?P<line>\d+)(?::\d+)?")
