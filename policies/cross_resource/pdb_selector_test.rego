@@ -33,3 +33,9 @@ test_pass_exists_expression if {
 	inp := t.inp([t.deployment(t.pod_spec), pdb(sel)])
 	count(pdb_selector.deny) == 0 with input as inp
 }
+
+test_pass_not_in_absent_key if {
+	sel := {"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["db"]}]}
+	inp := t.inp([t.deployment(t.pod_spec), pdb(sel)])
+	count(pdb_selector.deny) == 0 with input as inp
+}

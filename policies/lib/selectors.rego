@@ -23,9 +23,11 @@ expression_holds(e, labels) if {
 	labels[e.key] in e.values
 }
 
+# NotIn also holds when the key is absent. A helper, not `not labels[k] in v`:
+# OPA hoists the undefined lookup out of the negation and the expression fails.
 expression_holds(e, labels) if {
 	e.operator == "NotIn"
-	not labels[e.key] in e.values
+	not value_in(labels, e.key, e.values)
 }
 
 expression_holds(e, labels) if {
@@ -37,6 +39,8 @@ expression_holds(e, labels) if {
 	e.operator == "DoesNotExist"
 	not e.key in object.keys(labels)
 }
+
+value_in(labels, key, values) if labels[key] in values
 
 # map_matches(sel, labels): a plain map selector (Service spec.selector).
 map_matches(sel, labels) if {
