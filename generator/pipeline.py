@@ -16,9 +16,14 @@ from .gate import GateContext
 from .gate.findings import Report, Severity
 from .gate.runner import ALL_ENGINES, run_gates
 from .gate.waivers import load_waivers
-from .model import load_project
 from .model.types import Platform
 from .render import RenderedEnv, Staleness, check_ownership, compare, recover, render_env, repo_lock, write_env
+
+
+def load_project(root: Path) -> Platform:
+    from .model.loader import load_project as load  # imported on use: check/validate never need it
+
+    return load(root)
 
 
 @dataclass(frozen=True)

@@ -224,7 +224,7 @@ def _parse_rule(pf: PolicyFile, package_line: int) -> Rule:
                          hint="add a package-scoped METADATA block with title, custom.id, custom.severity and custom.fix")
     body, first = block
     try:
-        meta = yaml.safe_load(body) or {}
+        meta = yaml.load(body, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         raise InputError(f"METADATA is not valid YAML: {getattr(e, 'problem', e)}", file=f,
