@@ -21,7 +21,6 @@ from generator.errors import EngineError
 from generator.gate.engines.rego import (
     OpaServerEngine,
     clear_engine_cache,
-    default_policy_dir,
     evaluate,
     load_policies,
 )

@@ -27,7 +27,7 @@ from typing import Any, Iterable, Mapping
 from ..errors import DrydockError, InputError
 from ..model.types import DATASTORES, QUEUES, Environment, Platform
 from .addons import Addon, enabled_addons
-from .base import MANAGED_BY, PART_OF, RenderContext, cdk8s, emit
+from .base import MANAGED_BY, PART_OF, RenderContext, emit
 
 FOLDER = "argocd"
 RENDERED = "rendered"  # where ArgoCD finds the tree in the repository (docs/contracts.md)
