@@ -81,3 +81,50 @@ def test_shards_together_report_what_one_run_reports():
 def test_bad_shard_spec_is_exit_2():
     r = run_drydock("check", "rendered/prod", "--shard", "4/3", cwd=REPO)
     assert r.code == 2 and "--shard" in r.err
+
+
+BAD_SCHEMA = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: registry.example.com/web:1.0.0
+          imagePullPolicyy: Always
+          ports:
+            - containerPort: "http"
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: web
+  namespace: argocd
+spec:
+  project: default
+  source: {repoURL: "https://example.com/r.git", path: web, targetRevision: main}
+  destination: {server: "https://kubernetes.default.svc", namespace: web}
+  syncPolicy:
+    automated: yes-please
+"""
+
+
+def test_validate_names_file_line_and_field_for_each_schema_error(tmp_path: Path):
+    (tmp_path / "bad.yaml").write_text(BAD_SCHEMA)
+    r = run_drydock("validate", "bad.yaml", "--format", "json", cwd=tmp_path)
+    assert r.code == 1, r.err
+    found = {(f["line"], f["message"].split(":")[0]) for f in json.loads(r.out)["findings"]}
+    lines = BAD_SCHEMA.splitlines()
+    assert (lines.index("          imagePullPolicyy: Always") + 1,
+            "spec.template.spec.containers[0].imagePullPolicyy") in found, found
+    assert (lines.index('            - containerPort: "http"') + 1,
+            "spec.template.spec.containers[0].ports[0].containerPort") in found, found
+    assert (lines.index("    automated: yes-please") + 1, "spec.syncPolicy.automated") in found, found
