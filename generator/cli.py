@@ -25,7 +25,8 @@ class State:
         self.color = color == "always" or (color == "auto" and sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
 
     def progress(self, msg: str) -> None:
-        if self.verbosity > 0:
+        # On a terminal, long runs say what they are doing; in CI logs only with -v.
+        if self.verbosity > 0 or (self.verbosity == 0 and sys.stderr.isatty()):
             click.echo(f"drydock: {msg}", err=True)
 
     def info(self, msg: str) -> None:
