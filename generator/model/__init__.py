@@ -5,7 +5,7 @@ read manifests (`check`, `validate`) start faster.
 """
 from .types import Environment, Platform, Port, Probe, SecretRef, Service  # noqa: F401
 
-_LAZY = {"load_project", "load_environment", "load_service"}
+_LAZY = {"load_project"}
 
 
 def __getattr__(name: str):

@@ -212,22 +212,6 @@ def _build_environment(d: dict, lines: dict, display: str) -> Environment:
     )
 
 
-def load_service(path: Path, root: Path | None = None) -> Service:
-    root = root or path.parent.parent
-    data, lines, display, problems = _read(path, root, "service")
-    if problems:
-        raise InputError(problems)
-    return _build_service(data, lines, display)
-
-
-def load_environment(path: Path, root: Path | None = None) -> Environment:
-    root = root or path.parent.parent
-    data, lines, display, problems = _read(path, root, "environment")
-    if problems:
-        raise InputError(problems)
-    return _build_environment(data, lines, display)
-
-
 def _input_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
