@@ -321,12 +321,11 @@ def explain(state: State, rule_id, policy_dirs) -> None:
     from .pipeline import repo_policy_dirs
 
     bundle = load_policies(repo_policy_dirs(state.repo, policy_dirs))
-    match = [r for r in bundle.rules if r.id.lower() == rule_id.lower()]
-    if not match:
+    r = bundle.rule(rule_id)
+    if r is None:
         close = sorted(r.id for r in bundle.rules if r.id.split("-")[:2] == rule_id.upper().split("-")[:2])[:5]
         raise DrydockError(f"unknown rule id '{rule_id}'",
                            hint=f"did you mean {', '.join(close)}?" if close else "run `drydock rules` to list them")
-    r = match[0]
     click.echo(f"{r.id}  {r.severity.name}  {r.title}\n")
     click.echo(f"{r.description}\n")
     click.echo(f"Fix: {r.fix}")

@@ -38,10 +38,6 @@ def ns_selector(name: str) -> dict:
     return {"matchLabels": {"kubernetes.io/metadata.name": name}}
 
 
-def _platform_meta(name: str, env: Environment, **extra) -> dict:
-    return {"name": name, "namespace": env.namespace, "labels": labels(name, env, "security"), **extra}
-
-
 def network_policy(name: str, env: Environment, pod_selector: dict, ingress: list[dict], egress: list[dict],
                    meta_labels: dict | None = None, annotations: dict | None = None) -> dict:
     """A NetworkPolicy that always isolates both directions (policyTypes Ingress and Egress)."""

@@ -22,7 +22,7 @@ import re
 import shutil
 import subprocess
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, Sequence
 from urllib.parse import urlparse
@@ -79,10 +79,6 @@ class PolicyBundle:
     tests: tuple[PolicyFile, ...]  # *_test.rego, for policy_tests only
     rules: tuple[Rule, ...]
     digest: str  # sha256 over sorted (rel path, content) of `modules`
-    _by_package: dict = field(default_factory=dict, compare=False, repr=False)
-
-    def rule_for_package(self, package: str) -> Rule | None:
-        return self._by_package.get(package)
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id.lower() == rule_id.lower()), None)
@@ -188,7 +184,7 @@ def _build_bundle(dirs: tuple[Path, ...], files: list[tuple[Path, str, str]]) ->
         raise InputError(problems)
     modules_t = tuple(modules)
     return PolicyBundle(dirs, modules_t, tuple(tests), tuple(rules),
-                        _digest((m.rel, m.text) for m in modules_t), {r.package: r for r in rules})
+                        _digest((m.rel, m.text) for m in modules_t))
 
 
 def _line_of(text: str, offset: int) -> int:
@@ -621,19 +617,15 @@ class PolicyGate:
     name = "policy"
 
     def run(self, docs: Sequence[Document], ctx) -> list[Finding]:
-        bundle = load_policies(tuple(ctx.policy_dirs) or None)
-        engine = get_engine(ctx.engine or "regorus", bundle, ctx.opa_url)  # loads (and checks) even for no docs
-        if not docs:
-            return []
-        value = engine.evaluate(build_input(docs, ctx.env_data))
-        return findings_from_result(value, bundle, docs, engine.name)
+        return evaluate(docs, ctx.env_data, engine=ctx.engine or "regorus",
+                        policy_dirs=tuple(ctx.policy_dirs) or None, opa_url=ctx.opa_url)
 
 
 def evaluate(docs: Sequence[Document], env_data: dict | None = None, *, engine: str = "regorus",
              policy_dirs: Sequence[Path] | None = None, opa_url: str | None = None) -> list[Finding]:
-    """Convenience for tests and scripts: the policy findings for docs."""
+    """The policy findings for docs (also the convenience entry for tests and scripts)."""
     bundle = load_policies(policy_dirs)
-    eng = get_engine(engine, bundle, opa_url)
+    eng = get_engine(engine, bundle, opa_url)  # loads (and checks) the policies even for no docs
     if not docs:
         return []
     return findings_from_result(eng.evaluate(build_input(docs, env_data)), bundle, docs, eng.name)
