@@ -85,9 +85,7 @@ def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: b
     platform = load_project(root)
     names = list(envs) if envs else list(platform.environments)
     for name in names:
-        if name not in platform.environments:
-            raise InputError(f"unknown environment '{name}'",
-                             hint=f"use one of: {', '.join(platform.environments)} (files in environments/)")
+        platform.environment(name)  # every name checked before any rendering
     result = SynthResult({})
     started = time.perf_counter()
     for name in names:
@@ -136,8 +134,8 @@ def check_paths(root: Path, paths: Sequence[str], env: str | None, opts: GateOpt
 
     root = Path(root)
     platform = load_project(root) if env else None
-    if env and env not in platform.environments:
-        raise InputError(f"unknown environment '{env}'", hint=f"use one of: {', '.join(platform.environments)}")
+    if platform:
+        platform.environment(env)
     docs = read_manifests(paths, stdin=stdin)
     ctx = _context(root, env, platform, opts, warn)
     reports = run_gates({env: docs}, {env: ctx}, opts.engines, _waivers(root, opts), progress, shard=shard)

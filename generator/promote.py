@@ -74,12 +74,7 @@ def promote(root: Path, src_env: str, dst_env: str, services: Sequence[str] | No
         raise InputError(f"cannot promote '{src_env}' to itself",
                          hint="name two different environments, e.g. --from staging --to prod")
     platform = load_project(root)
-    envs = platform.environments
-    for name in (src_env, dst_env):
-        if name not in envs:
-            raise InputError(f"unknown environment '{name}'",
-                             hint=f"use one of: {', '.join(envs)} (files in environments/)")
-    src, dst = envs[src_env], envs[dst_env]
+    src, dst = platform.environment(src_env), platform.environment(dst_env)
 
     wanted = _resolve_services(platform, src, services)
     if dst.image_policy == "digest":

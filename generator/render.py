@@ -102,10 +102,7 @@ def render_env(platform: Platform, env_name: str) -> RenderedEnv:
     from .constructs.base import RenderContext, cdk8s, identity
     from .constructs.microservice import Microservice, props_for
 
-    if env_name not in platform.environments:
-        raise InputError(f"unknown environment '{env_name}'",
-                         hint=f"use one of: {', '.join(platform.environments)} (files in environments/)")
-    env = platform.environments[env_name]
+    env = platform.environment(env_name)
     ctx = RenderContext(env=env, services=dict(platform.services), app=cdk8s.App())
     for name in platform.service_order():
         Microservice(ctx.chart(name), "service", props_for(platform.services[name], env), ctx, platform.services[name])

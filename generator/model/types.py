@@ -162,3 +162,12 @@ class Platform:
 
     def service_order(self) -> list[str]:
         return sorted(self.services)
+
+    def environment(self, name: str) -> Environment:
+        """The named environment, or an InputError that lists the ones that exist."""
+        from ..errors import InputError
+
+        if name not in self.environments:
+            raise InputError(f"unknown environment '{name}'",
+                             hint=f"use one of: {', '.join(self.environments)} (files in environments/)")
+        return self.environments[name]
