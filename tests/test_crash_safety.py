@@ -194,6 +194,23 @@ def test_sigkill_of_real_synth_then_next_synth_recovers(trees, tmp_path):
     repo, old, new = trees
     rng = random.Random(int(os.environ.get("DRYDOCK_CRASH_SEED", "20240611")) + 1)
 
+    def write_window() -> float:
+        """Seconds between the temporary tree appearing and the process exiting, measured once."""
+        work = tmp_path / "calibrate"
+        shutil.copytree(repo, work, ignore=shutil.ignore_patterns("rendered"))
+        _seed(work / "rendered", old)
+        proc = subprocess.Popen([sys.executable, "-m", "generator.cli", "synth", "--env", "dev", "--no-gate"], cwd=work,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        seen = None
+        while proc.poll() is None:
+            if seen is None and any(p.name.startswith(".drydock-new-dev-") for p in (work / "rendered").iterdir()):
+                seen = time.monotonic()
+            time.sleep(0.001)
+        return max(time.monotonic() - (seen or time.monotonic()), 0.005)
+
+    # Kill inside the write, however fast the machine writes: delays spread over 80% of the window.
+    window = write_window() * 0.8
+
     def trial(i):
         work = tmp_path / f"cli{i}"
         shutil.copytree(repo, work, ignore=shutil.ignore_patterns("rendered"))
@@ -209,7 +226,7 @@ def test_sigkill_of_real_synth_then_next_synth_recovers(trees, tmp_path):
                 break
             time.sleep(0.002)
         if seen is not None:
-            time.sleep(rng.uniform(0, 0.6))
+            time.sleep(rng.uniform(0, window))
             proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=60)
         after_kill = _state(rendered, old, new)
