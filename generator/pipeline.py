@@ -148,10 +148,9 @@ def policy_findings_at(root: Path, ref: str | None, env: str | None, opts: GateO
     Used for the policy delta of `drydock diff`. Only the Rego gate runs: it is what a reviewer
     needs to compare, and it is fast enough to run twice per diff.
     """
-    import yaml
-
     from .diff import read_rendered
     from .gate.findings import Document
+    from .yamlio import parse_manifests
 
     platform = load_project(root)
     by_env: dict[str, list[Document]] = {}
@@ -160,11 +159,9 @@ def policy_findings_at(root: Path, ref: str | None, env: str | None, opts: GateO
         if len(parts) < 4 or parts[1] not in platform.environments:
             continue
         try:
-            obj = yaml.load(data.decode("utf-8", "replace"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        except yaml.YAMLError:
+            by_env.setdefault(parts[1], []).extend(parse_manifests(data.decode("utf-8", "replace"), path))
+        except InputError:
             continue  # the diff itself reports files that do not parse
-        if isinstance(obj, dict):
-            by_env.setdefault(parts[1], []).append(Document(path, 2, obj))
     if not by_env:
         return []
     contexts = {e: _context(root, e, platform, opts, lambda m: None) for e in by_env}
