@@ -142,7 +142,7 @@ def gate_options(f):
 
 def _gate_opts(state: State, engines: str, engine: str, opa_url: str | None, policy_dirs, waivers_file,
                threshold: str | None, no_cache: bool, cache_dir: Path | None):
-    from .gate.findings import Severity
+    from .core import Severity
     from .gate.runner import ALL_ENGINES
     from .pipeline import GateOptions
 
@@ -192,7 +192,7 @@ def synth(state: State, envs, all_envs, check, no_gate, out, fmt, output, **gate
       drydock synth --all --check
       drydock synth --env dev --no-gate --out /tmp/render
     """
-    from .gate.findings import Report
+    from .core import Report
     from .pipeline import synth as run_synth
 
     if not envs and not all_envs:
@@ -275,7 +275,7 @@ def validate(state: State, paths, strict_kinds, validator, fmt, output) -> None:
       drydock validate rendered/prod --strict-kinds
     """
     from .gate.engines.schema import validate_paths
-    from .gate.findings import Report, Severity
+    from .core import Report, Severity
 
     findings, skipped, count = validate_paths(list(paths) or [str(state.repo / "rendered")], strict_kinds=strict_kinds,
                                               validator=validator, stdin=sys.stdin)

@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterable
 import yaml
 
 from .errors import InputError
-from .gate.findings import Finding, Resource
+from .core import Finding, Resource
 
 RENDERED = "rendered"
 PROD_ENVS = frozenset({"prod", "production", "prd", "live"})

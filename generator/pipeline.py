@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 
 from .errors import InputError
 from .gate import GateContext
-from .gate.findings import Report, Severity
+from .core import Report, Severity
 from .gate.runner import ALL_ENGINES, run_gates
 from .gate.waivers import load_waivers
 from .model.types import Platform
@@ -149,7 +149,7 @@ def policy_findings_at(root: Path, ref: str | None, env: str | None, opts: GateO
     needs to compare, and it is fast enough to run twice per diff.
     """
     from .diff import read_rendered
-    from .gate.findings import Document
+    from .core import Document
     from .yamlio import parse_manifests
 
     platform = load_project(root)

@@ -24,7 +24,7 @@ from typing import Callable, Sequence
 import yaml
 
 from .errors import InputError, Problem
-from .gate.findings import Report
+from .core import Report
 from .model import load_project
 from .model.yamlload import load_document
 from .pipeline import GateOptions, synth

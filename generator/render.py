@@ -24,7 +24,7 @@ from typing import Any, Iterator
 import yaml
 
 from .errors import DrydockError, InputError
-from .gate.findings import Document, SourceRef
+from .core import Document, SourceRef
 from .model.types import Platform
 
 INDEX = ".index.json"

@@ -22,7 +22,7 @@ from typing import IO, Iterable, Sequence
 import yaml
 
 from .errors import InputError, Problem
-from .gate.findings import Document, SourceRef
+from .core import Document, SourceRef
 
 _BaseLoader = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
 

@@ -13,7 +13,7 @@ import pytest
 from generator.gate import GateContext
 from generator.gate.cache import FORMAT_VERSION, ResultCache, clear_cache_dir, default_cache_dir
 from generator.gate.engines.trivy import TrivyGate, find_trivy
-from generator.gate.findings import Document, SourceRef
+from generator.core import Document, SourceRef
 
 from .test_trivy import FIXTURES, PROD_ENV, load_docs
 

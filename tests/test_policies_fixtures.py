@@ -16,7 +16,7 @@ import yaml
 
 from generator.gate import GateContext
 from generator.gate.engines.rego import PolicyGate, default_policy_dir, load_policies
-from generator.gate.findings import Document, Severity, SourceRef
+from generator.core import Document, Severity, SourceRef
 
 FIXTURES = Path(__file__).parent / "fixtures" / "policy"
 BAD = sorted((FIXTURES / "bad").glob("*.yaml"))

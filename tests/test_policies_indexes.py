@@ -348,7 +348,7 @@ EXTRA_MAP_SELECTORS = [
 
 
 def _inputs() -> list[tuple[str, dict]]:
-    from generator.gate.findings import Document
+    from generator.core import Document
 
     out = []
     synthetic = [Document("synthetic.yaml", n + 1, o) for n, o in enumerate(synthetic_objects())]

@@ -22,7 +22,7 @@ from generator.gate.engines.rego import (
     get_engine,
     load_policies,
 )
-from generator.gate.findings import Document, Severity
+from generator.core import Document, Severity
 from generator.gate.policy_tests import run_policy_tests, policy_test_names
 
 POLICIES = default_policy_dir()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.gate.findings import Finding, Report, Resource, Severity, SourceRef, WaiverRef
+from generator.core import Finding, Report, Resource, Severity, SourceRef, WaiverRef
 from generator.gate.reporters import FORMATS, REPORTERS, render_report
 from generator.gate.reporters import github as gh
 from generator.gate.reporters import sarif as sarif_mod

@@ -22,7 +22,7 @@ from generator.gate.engines.schema import (
     get_store,
     validate_documents,
 )
-from generator.gate.findings import Document, Severity
+from generator.core import Document, Severity
 from generator.yamlio import parse_manifests, read_manifests
 
 FIX = Path(__file__).parent / "fixtures" / "schema"

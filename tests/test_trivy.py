@@ -18,7 +18,7 @@ from generator.errors import EngineError
 from generator.gate import GateContext
 from generator.gate.engines import trivy as trivy_mod
 from generator.gate.engines.trivy import TrivyGate, find_trivy, normalize_id, parse_report, trusted_registries
-from generator.gate.findings import Document, Severity, SourceRef
+from generator.core import Document, Severity, SourceRef
 
 FIXTURES = Path(__file__).parent / "fixtures" / "trivy"
 PROD_ENV = {"allowedRegistries": ["registry.example.com/ecommerce/"]}

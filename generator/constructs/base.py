@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..cdk8s_runtime import load_cdk8s
-from ..gate.findings import SourceRef
+from ..core import SourceRef
 from ..model.types import Environment, Service
 
 cdk8s = load_cdk8s()

@@ -14,7 +14,7 @@ from typing import Any
 
 from constructs import Construct
 
-from ..gate.findings import SourceRef
+from ..core import SourceRef
 from ..model.types import Environment, Service
 from . import wiring
 from .base import (RenderContext, cpu_quantity, emit, labels, restricted_container_security,

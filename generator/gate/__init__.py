@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol, Sequence
 
-from .findings import Document, Finding, Severity
+from ..core import Document, Finding, Severity
 
 
 @dataclass(frozen=True)

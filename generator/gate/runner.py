@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 
 from ..errors import DrydockError
 from . import GateContext
-from .findings import Document, Finding, Report
+from ..core import Document, Finding, Report
 from .waivers import Waiver, apply_waivers, fold_duplicates
 
 ALL_ENGINES = ("schema", "policy", "trivy")
@@ -90,7 +90,8 @@ def run_gates(
     waived = apply_waivers(folded, waivers, known, today, () if shard else engines)
     return {
         env: Report(sorted(fs, key=Finding.sort_key), contexts[env].threshold,
-                    sum(1 for d in docs_by_env[env] if d.file in in_shard), cached, list(skipped))
+                    sum(1 for d in docs_by_env[env] if d.file in in_shard), cached, list(skipped),
+                    engines=tuple(e for e in ALL_ENGINES if e in engines))
         for env, fs in waived.items()
     }
 

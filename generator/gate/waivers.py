@@ -15,7 +15,7 @@ from typing import Iterable
 
 from ..errors import InputError, Problem
 from ..model.yamlload import format_path, load_document, read_text
-from .findings import Finding, Resource, Severity, WaiverRef
+from ..core import Finding, Resource, Severity, WaiverRef
 
 _KNOWN_EXTERNAL = re.compile(r"^(KSV-?\d{3,4}|AVD-KSV-\d{4}|DD-SCHEMA-\d{3})$")
 _FIELDS = {"rule", "resource", "env", "reason", "owner", "expires"}

@@ -16,7 +16,7 @@ from typing import Any
 import jsonschema
 
 from ..errors import InputError, Problem
-from ..gate.findings import Severity, SourceRef
+from ..core import Severity, SourceRef
 from .types import DATASTORES, QUEUES, Environment, Override, Platform, Port, Probe, SecretRef, Service
 from .yamlload import format_path, key_position, load_document, read_text
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
-from ..gate.findings import Severity, SourceRef
+from ..core import Severity, SourceRef
 
 DATASTORES = ("postgresql", "mongodb", "redis")
 QUEUES = ("rabbitmq",)

@@ -30,7 +30,7 @@ from urllib.parse import urlparse
 import yaml
 
 from ...errors import EngineError, InputError, Problem
-from ..findings import Document, Finding, Severity
+from ...core import Document, Finding, Severity
 
 RULES_ROOT = "drydock.rules"
 QUERY = "data." + RULES_ROOT

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ...errors import EngineError, InputError
-from ..findings import Document, Finding, Resource, Severity
+from ...core import Document, Finding, Resource, Severity
 
 ENGINE = "schema"
 RULE_INVALID = "DD-SCHEMA-001"

@@ -42,7 +42,7 @@ import yaml
 
 from ...errors import EngineError
 from ..cache import ResultCache
-from ..findings import Document, Finding, Severity
+from ...core import Document, Finding, Severity
 
 DEFAULT_TIMEOUT = 120.0  # seconds, per trivy process; env DRYDOCK_TRIVY_TIMEOUT
 VERSION_TIMEOUT = 30.0

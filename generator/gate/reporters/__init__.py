@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Callable, Protocol
 
-from ..findings import Report
+from ...core import Report
 from . import github, junit, sarif, text
 from . import json as json_reporter
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from ..findings import Finding, Report, Severity
+from ...core import Finding, Report, Severity
 
 
 @dataclass(frozen=True)

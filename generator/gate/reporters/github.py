@@ -8,7 +8,7 @@ line is still in the log.
 """
 from __future__ import annotations
 
-from ..findings import Finding, Report
+from ...core import Finding, Report
 from ._common import blocking_set, is_blocking, ordered, summary_line, waiver_text
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json as _json
 
-from ..findings import Report
+from ...core import Report
 
 
 def render(report: Report, *, color: bool = False, rules: dict | None = None) -> str:

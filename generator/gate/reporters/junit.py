@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from ..findings import Finding, Report
+from ...core import Finding, Report
 from ._common import blocking_set, is_blocking, location, ordered, summary_line, waiver_text
 
 # Characters XML 1.0 cannot hold at all, even escaped.

@@ -13,7 +13,7 @@ import hashlib
 import json as _json
 from importlib import metadata as _metadata
 
-from ..findings import Finding, Report, Severity
+from ...core import Finding, Report, Severity
 from ._common import RuleMeta, blocking_set, is_blocking, ordered, rule_catalog
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"

@@ -1,7 +1,7 @@
 """Human-readable report: findings grouped by resource, then one summary line."""
 from __future__ import annotations
 
-from ..findings import Finding, Report, Severity
+from ...core import Finding, Report, Severity
 from ._common import blocking_set, is_blocking, location, ordered, summary_line, waiver_text
 
 _RESET = "\033[0m"

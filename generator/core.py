@@ -1,4 +1,8 @@
-"""The one result model every engine returns and every reporter reads."""
+"""The types every layer shares: documents, where they came from, findings and reports.
+
+Nothing here imports another drydock module, so the loader, the constructs, the
+renderer, the gates and the reporters can all describe a YAML document the same way.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -117,6 +121,7 @@ class Document:
     obj: dict
     source: SourceRef | None = None
     text: str | None = None  # exact YAML text when known (rendered output, read files)
+    app: str | None = None  # for objects expanded from a Helm chart: the ArgoCD Application that applies them
 
     @property
     def resource(self) -> Resource:
@@ -131,6 +136,8 @@ class Report:
     cached: int = 0  # documents whose per-document results came from the cache
     skipped: list[str] = field(default_factory=list)  # e.g. schema: unknown kinds
     combined_blocking: list[Finding] | None = None  # set by combine(): each env kept its own threshold
+    engines: tuple[str, ...] = ()  # the gates that ran, in order
+    extras: dict = field(default_factory=dict)  # engine results that are not findings (e.g. a reachability matrix)
 
     def blocking(self) -> list[Finding]:
         if self.combined_blocking is not None:
@@ -144,8 +151,14 @@ class Report:
             return reports[0]
         findings = sorted((f for r in reports for f in r.findings), key=Finding.sort_key)
         blocking = [f for r in reports for f in r.blocking()]
+        engines = tuple(dict.fromkeys(e for r in reports for e in r.engines))
+        extras: dict = {}
+        for r in reports:
+            for key, value in r.extras.items():
+                extras.setdefault(key, {}).update(value if isinstance(value, dict) else {})
         return cls(findings, min(r.threshold for r in reports), sum(r.resources for r in reports),
-                   sum(r.cached for r in reports), sorted({s for r in reports for s in r.skipped}), blocking)
+                   sum(r.cached for r in reports), sorted({s for r in reports for s in r.skipped}), blocking,
+                   engines, extras)
 
     def summary(self) -> dict:
         by_sev = {s.name: 0 for s in sorted(Severity, reverse=True)}
@@ -160,11 +173,14 @@ class Report:
             "threshold": self.threshold.name,
             "cached": self.cached,
             "skipped": len(self.skipped),
+            "engines": list(self.engines),
         }
 
     def to_json(self) -> dict:
-        return {
+        out = {
             "version": 1,
             "findings": [f.to_json() for f in sorted(self.findings, key=Finding.sort_key)],
             "summary": self.summary(),
         }
+        out.update({k: v for k, v in sorted(self.extras.items()) if k not in out})
+        return out
