@@ -70,11 +70,12 @@ def _context(root: Path, env_name: str | None, platform: Platform | None, opts: 
     )
 
 
-def _waivers(root: Path, opts: GateOptions):
+def _waivers(root: Path, opts: GateOptions, platform: Platform | None = None):
     path = opts.waivers_file or root / "waivers.yaml"
     if opts.waivers_file and not path.exists():
         raise InputError(f"waiver file {path} does not exist", hint="check the --waivers path")
-    return load_waivers(path, os.path.relpath(path, root) if path.is_absolute() else str(path))
+    envs = list(platform.environments) if platform else None
+    return load_waivers(path, os.path.relpath(path, root) if path.is_absolute() else str(path), envs=envs, root=root)
 
 
 def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: bool = False,
@@ -104,7 +105,7 @@ def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: b
             ctx = _context(root, name, platform, opts, warn)
             # Lets the policy check that every ArgoCD Application points at a folder we render.
             contexts[name] = replace(ctx, env_data={**ctx.env_data, "existingPaths": _existing_paths(result.rendered[name])})
-        result.reports = run_gates(docs, contexts, opts.engines, _waivers(root, opts), progress,
+        result.reports = run_gates(docs, contexts, opts.engines, _waivers(root, opts, platform), progress,
                                    timings=result.timings)
         if result.blocked:
             return result
@@ -138,8 +139,26 @@ def check_paths(root: Path, paths: Sequence[str], env: str | None, opts: GateOpt
         platform.environment(env)
     docs = read_manifests(paths, stdin=stdin)
     ctx = _context(root, env, platform, opts, warn)
-    reports = run_gates({env: docs}, {env: ctx}, opts.engines, _waivers(root, opts), progress, shard=shard)
+    complete = [env] if env and covers_env(root, paths, env) else []
+    reports = run_gates({env: docs}, {env: ctx}, opts.engines, _waivers(root, opts, platform), progress, shard=shard,
+                        complete_envs=complete)
     return reports[env]
+
+
+def covers_env(root: Path, paths: Sequence[str], env: str) -> bool:
+    """Whether the paths hold the whole committed render of env (rendered/ or rendered/<env>).
+
+    Only such a run can say a waiver of that env matches nothing: a check of one file, or of
+    staged files in a pre-commit hook, sees a part of the env and must not judge the rest.
+    """
+    rendered = (Path(root) / "rendered").resolve()
+    for p in paths:
+        if p == "-":
+            continue
+        target = Path(p).resolve()  # paths are as typed, relative to the working directory
+        if target in (rendered, rendered / env):
+            return True
+    return False
 
 
 def policy_findings_at(root: Path, ref: str | None, env: str | None, opts: GateOptions) -> list:
