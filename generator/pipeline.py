@@ -92,6 +92,10 @@ def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: b
     for name in names:
         progress(f"render: {name}")
         result.rendered[name] = render_env(platform, name)
+    from .k8snames import name_problems  # every name must fit Kubernetes' limits, gate or no gate
+    too_long = [p for name in names for p in name_problems(result.rendered[name].documents())]
+    if too_long:
+        raise InputError(list(dict.fromkeys(too_long)))
     result.timings["render"] = time.perf_counter() - started
     out_root = Path(out) if out else root / "rendered"
     if check:

@@ -68,26 +68,15 @@ def schema_problems(data: Any, lines: dict, kind: str, display: str) -> list[Pro
                 hint = hint or (f"remove it; allowed keys here: {', '.join(sorted(allowed))}" if allowed else "remove it")
                 problems.append(Problem(f"unknown key '{extra}'", display, line, col, format_path(path + (extra,)), hint))
             continue
-        if err.validator == "propertyNames":
-            continue  # located by key in _key_problems
+        if "propertyNames" in err.relative_schema_path and isinstance(err.instance, str):
+            # A bad key of a user map: the error holds the key, its path is the map's.
+            line, col = key_position(lines, path + (err.instance,))
+            problems.append(Problem(f"key {json.dumps(err.instance)[:60]} has the wrong form", display, line, col,
+                                    format_path(path + (err.instance,)), _hint(err)))
+            continue
         line, col = lines.get(path, (None, None))
         problems.append(Problem(_explain(err), display, line, col, format_path(path), _hint(err)))
-    return _key_problems(data, lines, kind, display, problems)
-
-
-def _key_problems(data: Any, lines: dict, kind: str, display: str, problems: list[Problem]) -> list[Problem]:
-    """propertyNames errors carry the key as the instance but not its path: locate them by key."""
-    out = list(problems)
-    for err in validator(kind).iter_errors(data):
-        if err.validator != "propertyNames":
-            continue
-        path = tuple(err.absolute_path)
-        for sub in err.context or []:
-            key = sub.instance
-            line, col = key_position(lines, path + (key,))
-            out.append(Problem(f"key {json.dumps(key)[:60]} has the wrong form", display, line, col,
-                               format_path(path + (key,)), _hint(sub)))
-    return out
+    return problems
 
 
 def _explain(err: jsonschema.ValidationError) -> str:

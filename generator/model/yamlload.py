@@ -191,7 +191,7 @@ def _build(node: yaml.Node, path: tuple, lines: LineMap, display: str, depth: in
         if node.tag != "tag:yaml.org,2002:seq":
             raise _bad_tag(node, display)
         return [_build(item, path + (i,), lines, display, depth + 1, seen) for i, item in enumerate(node.value)]
-    if node.style is None:
+    if not node.style:  # plain: None from PyYAML, '' from libyaml
         lines[("#plain",) + path] = node.value  # the text as typed, for "quote it" checks (scalars.py)
     if node.tag in _AS_STRING_TAGS:
         return node.value
