@@ -132,7 +132,7 @@ def gate_options(f):
                      help="Block at this severity and above (default: from the environment file; HIGH without one).")(f)
     f = click.option("--no-cache", is_flag=True, help="Do not read or write the result cache.")(f)
     f = click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-                     help="Result cache folder (default: .drydock/cache).")(f)
+                     help="Result cache folder (default: $XDG_CACHE_HOME/drydock or ~/.cache/drydock).")(f)
     f = click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
                      help="Report format.")(f)
     f = click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
@@ -153,7 +153,9 @@ def _gate_opts(state: State, engines: str, engine: str, opa_url: str | None, pol
                            hint=f"use a comma-separated subset of: {', '.join(ALL_ENGINES)}")
     if engine == "opa-server" and not opa_url:
         raise DrydockError("--engine opa-server needs --opa-url", hint="e.g. --opa-url http://127.0.0.1:8181")
-    cache = None if no_cache else (cache_dir or state.repo / ".drydock" / "cache")
+    from .gate.cache import default_cache_dir
+
+    cache = None if no_cache else (cache_dir or default_cache_dir())
     return GateOptions(engines=chosen, engine=engine, opa_url=opa_url, policy_dirs=tuple(policy_dirs),
                        waivers_file=waivers_file, cache_dir=cache,
                        threshold=Severity.parse(threshold) if threshold else None)
@@ -438,7 +440,7 @@ def promote(state: State, src, dst, services, fmt, output, **gate_kw) -> None:
 
 @cli.group()
 def cache() -> None:
-    """Manage the gate result cache (.drydock/cache)."""
+    """Manage the gate result cache (~/.cache/drydock)."""
 
 
 @cache.command("clear")
@@ -446,9 +448,9 @@ def cache() -> None:
 @click.pass_obj
 def cache_clear(state: State, cache_dir) -> None:
     """Delete the cache. Always safe: the next run recomputes everything."""
-    from .gate.cache import clear_cache_dir
+    from .gate.cache import clear_cache_dir, default_cache_dir
 
-    path = cache_dir or state.repo / ".drydock" / "cache"
+    path = cache_dir or default_cache_dir()
     try:
         removed = clear_cache_dir(path)
     except ValueError as exc:

@@ -15,6 +15,7 @@ from .errors import InputError
 from .gate import GateContext
 from .core import Report, Severity
 from .gate.runner import ALL_ENGINES, run_gates
+from .gate.cache import check_cache_dir, default_cache_dir
 from .gate.waivers import load_waivers
 from .model.types import Platform
 from .render import RenderedEnv, Staleness, check_ownership, compare, recover, render_env, repo_lock, write_env
@@ -33,7 +34,7 @@ class GateOptions:
     opa_url: str | None = None
     policy_dirs: tuple[Path, ...] = ()
     waivers_file: Path | None = None
-    cache_dir: Path | None = None  # None: no cache
+    cache_dir: Path | None = field(default_factory=default_cache_dir)  # None: no cache; same default as the CLI
     threshold: Severity | None = None  # overrides the environment's threshold
 
 
@@ -65,9 +66,23 @@ def _context(root: Path, env_name: str | None, platform: Platform | None, opts: 
     threshold = opts.threshold or (env.threshold if env else Severity.HIGH)
     return GateContext(
         env=env_name, threshold=threshold, env_data=env.gate_data() if env else {},
-        require_trivy=bool(env and env.require_trivy), repo_root=root, cache_dir=opts.cache_dir,
+        require_trivy=bool(env and env.require_trivy), repo_root=root, cache_dir=_cache_dir(opts, warn),
         policy_dirs=repo_policy_dirs(root, opts.policy_dirs), engine=opts.engine, opa_url=opts.opa_url, warn=warn,
     )
+
+
+def _cache_dir(opts: GateOptions, warn: Callable[[str], None]) -> Path | None:
+    """The cache folder to use: a configured one inside a git work tree is refused; the default is skipped."""
+    if opts.cache_dir is None:
+        return None
+    reason = check_cache_dir(opts.cache_dir)
+    if reason is None:
+        return opts.cache_dir
+    if Path(opts.cache_dir) == default_cache_dir():
+        warn(f"{reason}; running without a cache")
+        return None
+    raise InputError(reason, file=str(opts.cache_dir),
+                     hint="use a folder outside the repository (the default is ~/.cache/drydock), or git-ignore it")
 
 
 def _waivers(root: Path, opts: GateOptions, platform: Platform | None = None):
