@@ -102,6 +102,8 @@ def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: b
     names = list(envs) if envs else list(platform.environments)
     for name in names:
         platform.environment(name)  # every name checked before any rendering
+    if not check:
+        _require_trivy(platform, names, gate, opts, warn)
     result = SynthResult({})
     started = time.perf_counter()
     for name in names:
@@ -139,6 +141,22 @@ def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: b
             result.written.append(name)
     result.timings["write"] = time.perf_counter() - started
     return result
+
+
+def _require_trivy(platform: Platform, names: Sequence[str], gate: bool, opts: GateOptions,
+                   warn: Callable[[str], None]) -> None:
+    """An env with gate.requireTrivy is never written without the Trivy gate, except by an explicit --no-gate."""
+    strict = [n for n in names if platform.environments[n].require_trivy]
+    if not strict or (gate and "trivy" in opts.engines):
+        return
+    if not gate:
+        for n in strict:
+            warn(f"--no-gate: environment '{n}' sets gate.requireTrivy, but this render of {n} was not gated")
+        return
+    env = platform.environments[strict[0]]
+    raise InputError(f"environment '{env.name}' sets gate.requireTrivy, but --engines {','.join(opts.engines)} leaves Trivy out",
+                     file=env.source.file, line=env.lines.get("spec.gate.requireTrivy", env.source.line),
+                     hint="add trivy to --engines (or drop --engines) to write it; --no-gate skips every gate explicitly")
 
 
 def _existing_paths(rendered: RenderedEnv) -> list[str]:
