@@ -582,7 +582,7 @@ class OpaServerEngine:
             except Exception:  # closing is best effort; the thread is a daemon anyway
                 pass
             type(self)._pushed.pop((self.url, self.bundle.digest), None)
-            raise EngineError(f"opa-server engine: {what} at {self.url} did not complete within {self.timeout:g}s "
+            raise EngineError(f"opa-server engine: {what} at {self.url} timed out after {self.timeout:g}s "
                               "(wall clock for the whole exchange)",
                               hint="set DRYDOCK_OPA_TIMEOUT to a larger value, or " + self._hint().split(" or ", 1)[1])
         if "error" in box:

@@ -112,7 +112,7 @@ def _run(argv: list[str], timeout: float, cwd: str | None = None) -> tuple[int, 
         _kill_group(proc)
         proc.communicate()
         raise EngineError(
-            f"trivy did not finish within {timeout:g} s (its process group was killed)",
+            f"trivy timed out after {timeout:g} s (the whole exchange; its process group was killed)",
             hint="set DRYDOCK_TRIVY_TIMEOUT to a larger number of seconds, or check that trivy runs offline",
         ) from None
     finally:
@@ -305,7 +305,7 @@ def parse_report(stdout: str, names: Sequence[str], expected: Sequence[str] = ()
                 out[target].append(_entry(m))
     missing = [n for n in expected if n not in checked]
     if missing:
-        raise ValueError(f"{'the report is empty' if not checked else 'the report'} accounts for "
+        raise ValueError(f"{'the report is empty: it' if not checked else 'the report'} accounts for "
                          f"{len(expected) - len(missing)} of {len(expected)} scanned files; missing: "
                          f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
     for recs in out.values():
@@ -490,7 +490,7 @@ class TrivyGate:
                     parsed = parse_report(out, names, expected)
                 except ValueError as exc:
                     raise EngineError(
-                        f"trivy {version} gave an answer drydock cannot trust ({exc}): {_tail(out or err, chars=600)}",
+                        f"trivy {version} printed an answer drydock cannot parse or trust ({exc}): {_tail(out or err, chars=600)}",
                         hint="check that DRYDOCK_TRIVY / PATH points at a real, unmodified trivy; run the scan again",
                     ) from None
                 return [(i, parsed[name]) for i, name in zip(chunk, names)]
