@@ -267,25 +267,41 @@ def check(state: State, paths, env, shard, fmt, output, **gate_kw) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_obj
 def validate(state: State, paths, strict_kinds, validator, fmt, output) -> None:
-    """Validate manifests against the vendored Kubernetes and CRD JSON Schemas.
+    """Validate manifests against the vendored Kubernetes and CRD JSON Schemas,
+    and drydock's own inputs (services/, environments/, waivers.yaml) against theirs.
 
-    PATHS default to rendered/. Unknown fields are errors (strict schemas).
+    PATHS default to rendered/. Unknown fields are errors (strict schemas). A file
+    whose apiVersion is drydock/v1 is checked as the input its kind names.
 
     \b
     Examples:
       drydock validate
       drydock validate rendered/prod --strict-kinds
+      drydock validate services/cart.yaml environments/dev.yaml waivers.yaml
     """
     from .gate.engines.schema import validate_paths
     from .core import Report, Severity
+    from .model.validate import is_input_file, validate_input
 
-    findings, skipped, count = validate_paths(list(paths) or [str(state.repo / "rendered")], strict_kinds=strict_kinds,
+    inputs = [p for p in paths if p != "-" and is_input_file(Path(p), state.repo)]
+    bad_inputs = 0
+    for p in inputs:
+        kind, problems = validate_input(Path(p), state.repo)
+        if problems:
+            bad_inputs += 1
+            _print_error(DrydockError(problems))
+        else:
+            state.info(f"{p}: valid {kind}")
+    paths = [p for p in paths if p not in inputs]
+    if inputs and not paths:
+        sys.exit(1 if bad_inputs else 0)
+    findings, skipped, count = validate_paths(paths or [str(state.repo / "rendered")], strict_kinds=strict_kinds,
                                               validator=validator, stdin=sys.stdin)
     report = Report(findings, Severity.LOW, count, skipped=list(skipped))
     for s in skipped:
         state.info(f"skipped: {s}")
     _emit_report(state, report, fmt, output)
-    if findings:
+    if findings or bad_inputs:
         sys.exit(1)
     state.info(f"{count} documents valid")
 

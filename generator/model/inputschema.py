@@ -56,6 +56,15 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     return f"did you mean '{best[1]}'?" if best else None
 
 
+def input_problems(data: Any, lines: dict, kind: str, display: str) -> list[Problem]:
+    """Scalars YAML would change (scalars.py), then schema problems not already said at the same field."""
+    from .scalars import scalar_problems
+
+    first = scalar_problems(data, lines, display)
+    said = {p.field for p in first}
+    return first + [p for p in schema_problems(data, lines, kind, display) if p.field not in said]
+
+
 def schema_problems(data: Any, lines: dict, kind: str, display: str) -> list[Problem]:
     problems = []
     for err in sorted(validator(kind).iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.message)):

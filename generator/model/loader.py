@@ -13,8 +13,7 @@ from typing import Any
 from ..errors import InputError, Problem
 from ..core import Severity, SourceRef
 from .types import DATASTORES, QUEUES, Environment, Override, Platform, Port, Probe, SecretRef, Service
-from .inputschema import schema_problems
-from .scalars import scalar_problems
+from .inputschema import input_problems
 from .yamlload import format_path, key_position, load_document, read_text
 
 DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -44,7 +43,7 @@ def _read(path: Path, root: Path, kind: str, raw: dict | None = None) -> tuple[d
         return None, {}, display, exc.problems
     if raw is not None:
         raw.update(data=data, lines=lines)
-    problems = scalar_problems(data, lines, display) or schema_problems(data, lines, kind, display)
+    problems = input_problems(data, lines, kind, display)
     if not problems and kind == "environment":
         problems += _check_addons(data, lines, display)
     if not problems and isinstance(data, dict):
