@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 from ..errors import DrydockError
 from . import GateContext
 from ..core import Document, Finding, Report
-from .engines import ALL_ENGINES, ENGINES
+from .engines import ALL_ENGINES, DEFAULT_ENGINES, ENGINES
 from .waivers import Waiver, apply_waivers, fold_duplicates
 
 
@@ -32,7 +32,7 @@ def known_rule_ids(policy_dirs: Sequence[Path]) -> set[str]:
 def run_gates(
     docs_by_env: dict[str | None, list[Document]],
     contexts: dict[str | None, GateContext],
-    engines: Sequence[str] = ALL_ENGINES,
+    engines: Sequence[str] = DEFAULT_ENGINES,
     waivers: Sequence[Waiver] = (),
     progress: Callable[[str], None] = lambda msg: None,
     today: dt.date | None = None,

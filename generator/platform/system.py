@@ -340,15 +340,16 @@ def _obj(doc: Document, owners: list[App], crd_scope: dict[tuple[str, str], bool
 def exists_before(provider: Obj, consumer: Obj) -> bool:
     """Is `provider` applied by the time ArgoCD applies `consumer` on a first sync?
 
-    Same Application: an earlier (phase, wave), or the same one with the provider's kind
-    applied first. Different Applications: only sync waves of sibling Applications order
+    Same Application: an earlier or the same (phase, wave). Different Applications: only sync waves of sibling Applications order
     them (the parent waits for a child's health before its next wave), so the provider's
     branch must have a strictly lower wave; Applications in the same wave sync in parallel.
     """
     if provider.phase is None or consumer.phase is None:
         return provider.phase is not None
     if provider.app is consumer.app:
-        return (provider.phase, provider.wave, provider.kind_rank) <= (consumer.phase, consumer.wave, consumer.kind_rank)
+        # One wave is applied together (kinds in KIND_ORDER, so a CRD or Namespace goes first) and
+        # its health awaited as a whole: a pod waiting for a Secret of its own wave starts once it exists.
+        return (provider.phase, provider.wave) <= (consumer.phase, consumer.wave)
     if provider.app is None or consumer.app is None:
         return True  # one side is applied outside ArgoCD (bootstrap): nothing to order
     pa, ca = provider.app.chain(), consumer.app.chain()
