@@ -132,3 +132,16 @@ def test_datafrom_keys_are_judged_too():
     es["spec"]["dataFrom"] = [{"extract": {"key": "ecommerce/prod/all"}}]
     [f] = by_rule(run_platform(tree), "DD-ID-006")
     assert "ecommerce/prod/all" in f.message
+
+
+def test_external_secret_names_a_missing_store_or_one_that_excludes_its_namespace():
+    tree = fresh()
+    obj(tree, "externalsecret-shop.yaml")["spec"]["secretStoreRef"]["name"] = "vault"
+    [f] = by_rule(run_platform(tree), "DD-ID-007")
+    assert "ClusterSecretStore vault" in f.message and f.resource.name == "shop-secrets"
+    tree = fresh()
+    obj(tree, "clustersecretstore-aws")["spec"]["conditions"] = [{"namespaces": ["payments"]}]
+    findings = by_rule(run_platform(tree), "DD-ID-007")
+    assert {f.resource.name for f in findings} == {"shop-secrets", "shop-migrate-credentials"}
+    obj(tree, "clustersecretstore-aws")["spec"]["conditions"] = [{"namespaceRegexes": ["^ecom"]}]
+    assert by_rule(run_platform(tree), "DD-ID-007") == []

@@ -56,11 +56,19 @@ CROSS_ENV = rule("DD-ID-006", "CRITICAL", "Secret path reads another environment
                  "use this environment's key", "An ExternalSecret of one environment must never read a key of "
                  "another environment.", M)
 
+NO_STORE = rule("DD-ID-007", "HIGH", "ExternalSecret names a secret store that does not serve it",
+                "point secretStoreRef at an existing store (kind and name), or add the namespace to the "
+                "ClusterSecretStore's spec.conditions",
+                "An ExternalSecret whose SecretStore/ClusterSecretStore does not exist, or whose namespace the "
+                "ClusterSecretStore's `conditions` exclude, never produces its Secret; the pods that need it never "
+                "start.", M)
+
 
 def check(system: System, ctx=None) -> tuple[list[Finding], dict]:
     env_data = getattr(ctx, "env_data", None) or {}
     roles = [r for r in _list(env_data.get("roleArns")) if isinstance(r, str)]
     out = _check_stores(system, roles)
+    out += _check_store_refs(system)
     out += _check_solvers(system, roles)
     if system.env:
         out += _check_paths(system, system.env, env_data)
@@ -154,6 +162,49 @@ def _external_secrets(system: System, store: Obj) -> list[Obj]:
         ref = _dict(_dict(e.obj.get("spec")).get("secretStoreRef"))
         if _str(ref.get("name")) == store.name and (_str(ref.get("kind")) or "SecretStore") == store.kind:
             out.append(e)
+    return out
+
+
+def _serves(store: Obj, namespace: str) -> bool:
+    """Does a ClusterSecretStore's spec.conditions let ExternalSecrets of this namespace use it?"""
+    conditions = [_dict(c) for c in _list(_dict(store.obj.get("spec")).get("conditions"))]
+    if not conditions:
+        return True
+    for c in conditions:
+        names = [_str(n) for n in _list(c.get("namespaces"))]
+        regexes = [_str(r) for r in _list(c.get("namespaceRegexes"))]
+        if namespace in names or any(re.search(r, namespace) for r in regexes if r):
+            return True
+        if not names and not regexes and c.get("namespaceSelector"):
+            return True  # a label selector: namespace labels are not modelled, assume it serves
+    return False
+
+
+def _check_store_refs(system: System) -> list[Finding]:
+    if not any(o.kind in ("SecretStore", "ClusterSecretStore") for o in system.objects):
+        return []  # stores live elsewhere (not this render): nothing to resolve against
+    out = []
+    for es in system.by_kind("ExternalSecret"):
+        if not es.group.startswith("external-secrets"):
+            continue
+        spec = _dict(es.obj.get("spec"))
+        refs = [(_dict(spec.get("secretStoreRef")), ["spec", "secretStoreRef"])]
+        refs += [(_dict(_dict(d).get("sourceRef")).get("storeRef"), ["spec", "dataFrom", i, "sourceRef"])
+                 for i, d in enumerate(_list(spec.get("dataFrom"))) if _dict(_dict(d).get("sourceRef")).get("storeRef")]
+        for ref, path in refs:
+            ref = _dict(ref)
+            name, kind = _str(ref.get("name")), _str(ref.get("kind")) or "SecretStore"
+            if not name:
+                continue
+            stores = system.find(kind, "" if kind == "ClusterSecretStore" else es.namespace, name)
+            if not stores:
+                out.append(finding(NO_STORE, es.doc, f"ExternalSecret {es.namespace}/{es.name} uses {kind} {name}, "
+                                   "which is not in the render", path))
+            elif kind == "ClusterSecretStore" and not any(_serves(s, es.namespace) for s in stores):
+                s = stores[0]
+                out.append(finding(NO_STORE, es.doc, f"ExternalSecret {es.namespace}/{es.name} uses ClusterSecretStore "
+                                   f"{name}, whose conditions exclude namespace '{es.namespace}' "
+                                   f"({s.doc.file}:{s.doc.line})", path))
     return out
 
 
