@@ -124,10 +124,18 @@ def glob_match(pattern: str, value: str, sep: str = "", negation: bool = True) -
 
 def destination_permitted(project: dict, server: str, name: str, namespace: str) -> bool:
     """argo-cd isDestinationMatched: one entry matches, and no `!` entry excludes it."""
+    return _destination_permitted(_destinations(project), server, name, namespace)
+
+
+def _destinations(project: dict) -> tuple:
+    return tuple((_str(_dict(i).get("server")), _str(_dict(i).get("name")), _str(_dict(i).get("namespace")))
+                 for i in _list(_dict(project.get("spec")).get("destinations")))
+
+
+@lru_cache(maxsize=4096)
+def _destination_permitted(destinations: tuple, server: str, name: str, namespace: str) -> bool:
     any_match, denied = False, False
-    for item in _list(_dict(project.get("spec")).get("destinations")):
-        item = _dict(item)
-        p_server, p_name, p_ns = _str(item.get("server")), _str(item.get("name")), _str(item.get("namespace"))
+    for p_server, p_name, p_ns in destinations:
         name_ok = bool(name) and glob_match(p_name, name)
         server_ok = bool(server) and glob_match(p_server, server)
         ns_ok = glob_match(p_ns, namespace)
