@@ -106,3 +106,16 @@ def test_platform_findings_can_be_waived(tmp_path: Path):
     waived = [f for f in report["findings"] if f["waived"]]
     assert [f["rule_id"] for f in waived] == ["DD-ARGO-001"]
     assert not any(f["rule_id"].startswith("DD-WAIVER") for f in report["findings"])
+
+
+def test_env_data_names_all_environments_and_the_env_files_role_arns(tmp_path: Path):
+    from generator.pipeline import GateOptions, _context, _role_arns, load_project
+
+    from .conftest import REPO
+
+    platform = load_project(REPO)
+    ctx = _context(REPO, "dev", platform, GateOptions(), lambda m: None)
+    assert ctx.env_data["environments"] == sorted(platform.environments)
+    env_file = tmp_path / "prod.yaml"
+    env_file.write_text("spec:\n  aws:\n    externalSecretsRole: arn:aws:iam::210987654321:role/prod-eso  # IRSA\n")
+    assert _role_arns(env_file) == ["arn:aws:iam::210987654321:role/prod-eso"]
