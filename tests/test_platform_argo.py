@@ -332,3 +332,16 @@ def test_odd_input_does_not_crash(odd):
 def test_no_applications_means_nothing_to_simulate():
     tree = {k: v for k, v in fresh().items() if "/shop/" in k}
     assert [f for f in run_platform(tree).findings if f.rule_id.startswith("DD-ARGO")] == []
+
+
+def test_multi_source_application():
+    tree = fresh()
+    app = obj(tree, "application-dev-shop")
+    src = app["spec"].pop("source")
+    app["spec"]["sources"] = [src, {"repoURL": "https://evil.example.org/charts", "chart": "x", "targetRevision": "1"}]
+    result = run_platform(tree)
+    assert by_rule(result, "DD-ARGO-009") == []  # the directory source still applies rendered/dev/shop
+    [f] = by_rule(result, "DD-ARGO-004")
+    assert "https://evil.example.org/charts" in f.message
+    lines = (f.file, f.line)
+    assert lines[0].endswith("application-dev-shop.yaml") and f.line > 10

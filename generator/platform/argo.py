@@ -217,8 +217,8 @@ def _check_app(system: System, app: App) -> list[Finding]:
     for i, src in enumerate(app.sources):
         repo = _str(src.get("repoURL"))
         if repo and not source_permitted(project, repo):
-            path = ["spec", "source", "repoURL"] if "source" in app.doc.obj.get("spec", {}) and i == 0 \
-                else ["spec", "sources", i, "repoURL"]
+            single = isinstance(_dict(app.doc.obj.get("spec")).get("source"), dict)
+            path = ["spec", "source", "repoURL"] if single and i == 0 else ["spec", "sources", i - single, "repoURL"]
             out.append(finding(SOURCE, app.doc, f"Application {app.name}: source {repo} is not in sourceRepos of "
                                f"AppProject {pname} ({pdoc.file}:{pdoc.line})", path,
                                fix=f"add '{repo}' to spec.sourceRepos of AppProject {pname} ({pdoc.file})"))
