@@ -98,6 +98,10 @@ def test_blacklists_and_empty_whitelists():
     assert kind_permitted(project, "", "ConfigMap", namespaced=True)
     assert not kind_permitted({"spec": {}}, "", "Namespace", namespaced=False)  # empty cluster whitelist: none
     assert not kind_permitted({"spec": {"namespaceResourceWhitelist": []}}, "", "ConfigMap", namespaced=True)
+    named = {"spec": {"clusterResourceBlacklist": [{"group": "", "kind": "Namespace", "name": "kube-*"}],
+                      "clusterResourceWhitelist": [{"group": "*", "kind": "*"}]}}
+    assert kind_permitted(named, "", "Namespace", False, "shop")
+    assert not kind_permitted(named, "", "Namespace", False, "kube-public")
 
 
 def test_namespaced_kind_blacklisted_by_project():

@@ -147,20 +147,23 @@ def _destination_permitted(destinations: tuple, server: str, name: str, namespac
     return any_match and not denied
 
 
-def _in_list(group: str, kind: str, items) -> bool:
+def _in_list(group: str, kind: str, items, name: str = "") -> bool:
+    """Entries match kind and group (Go filepath.Match); an entry's optional `name` glob must match too."""
     return any(glob_match(_str(_dict(i).get("kind")), kind, negation=False)
-               and glob_match(_str(_dict(i).get("group")), group, negation=False) for i in _list(items))
+               and glob_match(_str(_dict(i).get("group")), group, negation=False)
+               and (not _str(_dict(i).get("name")) or glob_match(_str(_dict(i).get("name")), name, negation=False))
+               for i in _list(items))
 
 
-def kind_permitted(project: dict, group: str, kind: str, namespaced: bool) -> bool:
+def kind_permitted(project: dict, group: str, kind: str, namespaced: bool, name: str = "") -> bool:
     """argo-cd IsGroupKindPermitted: a nil namespace whitelist allows all, an empty cluster whitelist none."""
     spec = _dict(project.get("spec"))
     if namespaced:
         white = spec.get("namespaceResourceWhitelist")
-        ok = white is None or (bool(_list(white)) and _in_list(group, kind, white))
-        return ok and not _in_list(group, kind, spec.get("namespaceResourceBlacklist"))
-    return (_in_list(group, kind, spec.get("clusterResourceWhitelist"))
-            and not _in_list(group, kind, spec.get("clusterResourceBlacklist")))
+        ok = white is None or (bool(_list(white)) and _in_list(group, kind, white, name))
+        return ok and not _in_list(group, kind, spec.get("namespaceResourceBlacklist"), name)
+    return (_in_list(group, kind, spec.get("clusterResourceWhitelist"), name)
+            and not _in_list(group, kind, spec.get("clusterResourceBlacklist"), name))
 
 
 def normalize_repo(url: str) -> str:
@@ -238,7 +241,7 @@ def _check_app(system: System, app: App) -> list[Finding]:
 def _check_permitted(app: App, pname: str, pdoc, project: dict, o: Obj) -> list[Finding]:
     where = f"AppProject {pname} ({pdoc.file}:{pdoc.line})"
     if o.cluster_scoped:
-        if not kind_permitted(project, o.group, o.kind, False):
+        if not kind_permitted(project, o.group, o.kind, False, o.name):
             return [finding(CLUSTER_KIND, o.doc, f"Application {app.name} applies cluster-scoped {o.display()} "
                             f"({o.group or 'core'}/{o.kind}), which {where} does not whitelist", ["kind"],
                             fix=f"add {{group: '{o.group}', kind: {o.kind}}} to spec.clusterResourceWhitelist of "
@@ -253,7 +256,7 @@ def _check_permitted(app: App, pname: str, pdoc, project: dict, o: Obj) -> list[
                            fix=f"add {{namespace: {o.namespace}, server: {app.server or IN_CLUSTER_SERVER}}} to "
                                f"spec.destinations of AppProject {pname}, or set the chart/object to write to an "
                                f"allowed namespace"))
-    if not kind_permitted(project, o.group, o.kind, True):
+    if not kind_permitted(project, o.group, o.kind, True, o.name):
         out.append(finding(NAMESPACED_KIND, o.doc, f"Application {app.name} applies {o.display()} "
                            f"({o.group or 'core'}/{o.kind}), which {where} does not permit", ["kind"],
                            fix=f"add {{group: '{o.group}', kind: {o.kind}}} to spec.namespaceResourceWhitelist of "
