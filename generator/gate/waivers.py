@@ -26,7 +26,7 @@ MIN_REASON = 15  # non-blank characters: "legacy" or "n/a" is not a reason
 RULE_ID = re.compile(r"\A[A-Z][A-Z0-9]*(-[A-Z0-9]+)+\Z")  # DD-PSS-001, KSV-0017, AVD-KSV-0017
 NAME = re.compile(r"\A[A-Za-z0-9]([-A-Za-z0-9_.:]*[A-Za-z0-9])?\Z")  # exact names: no * ? [ ]
 ENV_NAME = re.compile(r"\A[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
-_KNOWN_EXTERNAL = re.compile(r"\A(KSV-?\d{3,4}|AVD-KSV-\d{4}|DD-SCHEMA-\d{3}|DD-(ARGO|ID|NET)-\d{3})\Z")
+_KNOWN_EXTERNAL = re.compile(r"\A(KSV-?\d{3,4}|AVD-KSV-\d{4}|DD-SCHEMA-\d{3}|DD-(ARGO|ID|NET|HELM)-\d{3})\Z")
 _FIELDS = {"rule", "resource", "env", "reason", "owner", "expires", "approvedBy"}
 _RESOURCE_FIELDS = {"kind", "namespace", "name"}
 
@@ -185,7 +185,7 @@ def engine_of(rule: str) -> str:
         return "trivy"
     if rule.startswith("DD-SCHEMA"):
         return "schema"
-    if rule.startswith(("DD-ARGO-", "DD-ID-", "DD-NET-")):
+    if rule.startswith(("DD-ARGO-", "DD-ID-", "DD-NET-", "DD-HELM-")):
         return "platform"
     return "policy"
 
