@@ -16,6 +16,7 @@ Nothing here prints or exits: the CLI (`drydock promote`) does that.
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import re
@@ -89,7 +90,7 @@ def promote(root: Path, src_env: str, dst_env: str, services: Sequence[str] | No
 
     wanted = _resolve_services(platform, src, services)
     if dst.image_policy == "digest":
-        wanted = pin_digests(platform, src, dst, wanted, dict(digests or {}), progress)
+        wanted = pin_digests(platform, src, dst, wanted, dict(digests or {}), progress, services)
     elif digests:
         raise InputError(f"--digest given but {dst_env} pins by tag (images.policy: tag)",
                          hint="drop --digest, or set images.policy: digest in " + dst.source.file)
@@ -161,7 +162,8 @@ def parse_digests(items: Sequence[str]) -> dict[str, str]:
 
 
 def pin_digests(platform, src, dst, wanted: dict[str, str], digests: dict[str, str],
-                progress: Callable[[str], None] = lambda m: None) -> dict[str, str]:
+                progress: Callable[[str], None] = lambda m: None,
+                services: Sequence[str] | None = None) -> dict[str, str]:
     """Make every version going into a digest-pinned env `<tag>@sha256:<digest>`.
 
     A digest comes from the source (already pinned), from --digest, from the destination when it
@@ -192,14 +194,16 @@ def pin_digests(platform, src, dst, wanted: dict[str, str], digests: dict[str, s
         else:
             missing.append((svc, tag))
     if missing:
-        args = " ".join(f"--digest {s}=sha256:<digest>" for s, _ in missing)
-        only = " ".join(f"--service {s}" for s, _ in missing) if len(missing) < len(wanted) else ""
+        # the command the user ran, plus one --digest per missing service
+        args = " ".join([f"--service {s}" for s in dict.fromkeys(services or [])]
+                        + [f"--digest {s}={digests[s]}" for s in wanted if s in digests]
+                        + [f"--digest {s}=sha256:<digest>" for s, _ in missing])
         lookups = "; ".join(f"crane digest {platform.services[s].image}:{t}" for s, t in missing)
         raise InputError(
             f"{dst.name} pins images by digest (images.policy: digest) and no digest is known for "
             + ", ".join(f"{s}:{t}" for s, t in missing),
             file=dst.source.file, line=dst.lines.get("spec.images.policy"),
-            hint=f"run `drydock promote --from {src.name} --to {dst.name} {only + ' ' if only else ''}{args}` "
+            hint=f"run `drydock promote --from {src.name} --to {dst.name} {args}` "
                  f"with the digests from `{lookups}` (or put crane or skopeo on PATH to look them up)")
     return out
 
@@ -227,17 +231,37 @@ def registry_digest(image: str, timeout: float = 60.0) -> str | None:
 
 # -- interruption and crash repair ------------------------------------------------------
 JOURNAL = Path(".drydock") / "promote-journal.json"
+JOURNAL_LOCK = Path(".drydock") / "promote.lock"  # held while a promotion is in flight; freed by the kernel on death
+
+
+def _try_lock(root: Path, wait: bool) -> int | None:
+    path = root / JOURNAL_LOCK
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _unlock(fd: int | None) -> None:
+    if fd is not None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
 
 class _Journal:
     """Records the destination file's original bytes while a promotion is in flight."""
 
     def __init__(self, root: Path, env_file: str, dst: str, original: bytes):
-        self.path, self.env_file, self.dst, self.original = root / JOURNAL, env_file, dst, original
+        self.root, self.path, self.env_file, self.dst, self.original = root, root / JOURNAL, env_file, dst, original
         self.done = False
+        self.lock: int | None = None
 
     def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.lock = _try_lock(self.root, wait=True)  # one promotion at a time per repo
         data = {"version": 1, "pid": os.getpid(), "dst": self.dst, "env_file": self.env_file,
                 "original": base64.b64encode(self.original).decode()}
         _write_atomic(self.path, json.dumps(data, indent=2).encode())
@@ -245,6 +269,8 @@ class _Journal:
     def close(self) -> None:
         self.done = True
         self.path.unlink(missing_ok=True)
+        _unlock(self.lock)
+        self.lock = None
 
 
 def repair_promotion(root: Path, warn: Callable[[str], None] = lambda m: None) -> str | None:
@@ -256,6 +282,18 @@ def repair_promotion(root: Path, warn: Callable[[str], None] = lambda m: None) -
     path = Path(root) / JOURNAL
     if not path.is_file():
         return None
+    lock = _try_lock(Path(root), wait=False)
+    if lock is None:
+        return None  # the promotion is still running (this process or another): not ours to repair
+    try:
+        return _repair(Path(root), path, warn)
+    finally:
+        _unlock(lock)
+
+
+def _repair(root: Path, path: Path, warn: Callable[[str], None]) -> str | None:
+    if not path.is_file():
+        return None  # repaired by whoever held the lock before us
     try:
         data = json.loads(path.read_text())
         env_file, dst = Path(root) / data["env_file"], str(data["dst"])

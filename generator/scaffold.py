@@ -80,12 +80,14 @@ def new_service(root: Path, name: str, *, component: str = "backend", port: int 
         _write_atomic(env_file, original)
         target.unlink(missing_ok=True)
         raise
-    return NewService(name, target, env_file, env, (
-        f"$EDITOR services/{name}.yaml                     # image, config, secrets, probes",
-        f"drydock synth --env {env}                        # render + gate {env}",
-        "drydock diff                                      # review what changed",
-        f"drydock promote --from {env} --to staging --service {name} --digest {name}=sha256:<digest>",
-    ))
+    commands = [(f"$EDITOR services/{name}.yaml", "image, config, secrets, probes"),
+                (f"drydock synth --env {env}", f"render + gate + write rendered/{env}/"),
+                ("drydock diff", "review what changed against HEAD"),
+                (f"drydock promote --from {env} --to staging --service {name} --digest {name}=sha256:<digest>",
+                 "later: ship it to staging")]
+    width = max(len(c) for c, _ in commands[:3])
+    return NewService(name, target, env_file, env, tuple(
+        f"{c:<{width}}  # {why}" if len(c) <= width else f"{c}  # {why}" for c, why in commands))
 
 
 def _check_args(name: str, component: str, port: int, datastores: Sequence[str], queues: Sequence[str]) -> None:

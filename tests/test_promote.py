@@ -111,16 +111,20 @@ def test_promoting_again_is_a_no_op(repo: Path):
     assert _snapshot(repo) == before
 
 
-def test_refuses_tag_without_digest_into_prod(repo: Path):
-    text = (repo / "environments/staging.yaml").read_text()
-    (repo / "environments/staging.yaml").write_text(text.replace(f'"1.5.0@sha256:{DIGEST_A}"', '"1.5.0"'))
-    synth(repo, ["staging"], opts=FAST)
+def test_refuses_tag_without_digest_into_a_digest_env_with_the_exact_command(repo: Path, monkeypatch, tmp_path):
+    """dev runs tags; staging pins digests: without --digest and without crane/skopeo, say what to run."""
+    dev = repo / "environments/dev.yaml"
+    dev.write_text(dev.read_text().replace('user-service: "1.2.3"', 'user-service: "1.2.5"'))
+    synth(repo, ["dev"], opts=FAST)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-path"))  # no crane, no skopeo
     before = _snapshot(repo)
     with pytest.raises(InputError) as exc:
-        promote(repo, "staging", "prod", opts=FAST)
+        promote(repo, "dev", "staging", ["user-service"], opts=FAST)
     problem = exc.value.problems[0]
-    assert "order-service" in problem.message and "digest" in problem.message
-    assert "pin it in environments/staging.yaml first" in problem.hint
+    assert "user-service:1.2.5" in problem.message and "digest" in problem.message
+    assert ("drydock promote --from dev --to staging --service user-service "
+            "--digest user-service=sha256:<digest>") in problem.hint
+    assert "crane digest registry.example.com/ecommerce/user-service:1.2.5" in problem.hint
     assert problem.file == "environments/staging.yaml" and problem.line
     assert _snapshot(repo) == before
 
