@@ -52,6 +52,11 @@ def new_service(root: Path, name: str, *, component: str = "backend", port: int 
         raise InputError(f"service '{name}' already exists ({where})",
                          hint="pick another name, or edit the existing file")
     dev = platform.environment(env)
+    if dev.image_policy == "digest":
+        raise InputError(f"{env} pins images by digest; a new service starts in an env that runs tags",
+                         file=dev.source.file, line=dev.lines.get("spec.images.policy"),
+                         hint=f"scaffold into dev (the default), then `drydock promote --from dev --to {env} "
+                              f"--service {name} --digest {name}=sha256:<digest>`")
     deployed = set(platform.deployed(env))
     for dep in depends_on:
         if dep == name:
