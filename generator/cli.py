@@ -187,7 +187,7 @@ def _emit_report(state: State, report, fmt: str, output: Path | None) -> None:
         output.write_text(text, encoding="utf-8")
         state.info(f"report written to {output}")
     elif fmt != "text" or state.verbosity >= 0 or report.blocking():  # -q: silent on success
-        click.echo(text, nl=not text.endswith("\n"))
+        click.echo(text, nl=not text.endswith("\n"), color=state.color)  # click strips ANSI on a pipe otherwise
 
 
 @cli.command()
