@@ -465,7 +465,7 @@ def promote(state: State, src, dst, services, digests, fmt, output, **gate_kw) -
     if not result.changes:
         state.info(f"nothing to promote: {dst} already runs {src}'s versions")
         return
-    for c in result.changes:
+    for c in result.changes if state.verbosity >= 0 else ():
         click.echo(f"{c.service}: {c.old or '(none)'} -> {c.new} ({result.env_file}:{c.line})")
     state.info(f"rendered/{dst} updated; review with: drydock diff --base HEAD --worktree --env {dst}")
 
