@@ -291,8 +291,8 @@ def _env_problems(env: Environment, raw_services: dict[str, tuple[dict, dict, st
         for i, dep in enumerate(data["spec"].get("dependsOn", {}).get("services", [])):
             if dep in raw_services and not env.deploys(dep):
                 problems.append(Problem(
-                    f"'{svc}' is deployed to {env.name} but its dependency '{dep}' is not "
-                    f"({display}:{lines[('spec', 'dependsOn', 'services', i)][0]})",
+                    f"'{svc}' is deployed to {env.name} and depends on '{dep}' "
+                    f"[{display}:{lines[('spec', 'dependsOn', 'services', i)][0]}], which {env.name} does not deploy",
                     env.source.file, line, field=f"spec.images.versions.{svc}",
                     hint=f"add '{dep}' to spec.images.versions in {env.source.file}, or remove '{svc}' from it"))
     if env.image_policy == "digest" and env.datastores == "in-cluster":
