@@ -178,6 +178,7 @@ def test_destination_error_restores_env_file(repo: Path, monkeypatch):
     assert _snapshot(repo) == before
 
 
+@pytest.mark.slow  # real Trivy on two renders
 def test_blocked_destination_restores_env_file(repo: Path):
     """Real gates: prod's threshold is MEDIUM, staging's HIGH, so a MEDIUM Trivy finding blocks only prod."""
     from generator.gate.engines.trivy import find_trivy
@@ -323,6 +324,7 @@ def test_digest_for_a_service_not_promoted_or_into_a_tag_env_is_refused(repo: Pa
         promote(repo, "staging", "dev", ["frontend"], opts=FAST, digests=digest)
 
 
+@pytest.mark.slow  # every gate, three times
 def test_readme_example_staging_to_prod_runs_on_the_demo(tmp_path):
     """The committed demo: staging is ahead of prod by digest, so the README's command promotes."""
     from .conftest import run_drydock
