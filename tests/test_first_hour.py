@@ -64,10 +64,12 @@ def test_the_readme_block_says_how_to_get_drydock_on_path():
 @pytest.mark.slow
 def test_every_readme_everyday_command_exits_0_on_the_demo(tmp_path: Path):
     root = _git_repo(tmp_path)
-    for cmd in readme_everyday_commands():
+    failures = []
+    for cmd in readme_everyday_commands():  # in order, as a user would; all failures reported at once
         r = _shell(cmd, root)
-        assert r.returncode == 0, f"{cmd}\n--- stdout\n{r.stdout[-3000:]}\n--- stderr\n{r.stderr[-3000:]}"
-        assert "Traceback" not in r.stderr, cmd
+        if r.returncode != 0 or "Traceback" in r.stderr:
+            failures.append(f"$ {cmd}\nexit {r.returncode}\n--- stdout\n{r.stdout[-1500:]}\n--- stderr\n{r.stderr[-1500:]}")
+    assert not failures, "\n\n".join(failures)
 
 
 @pytest.mark.slow
