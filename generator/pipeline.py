@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 from .errors import InputError
 from .gate import GateContext
@@ -47,6 +49,7 @@ class SynthResult:
     staleness: dict[str, Staleness] = field(default_factory=dict)
     written: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase: render, schema, policy, trivy, write
+    not_deployed: dict[str, list[str]] = field(default_factory=dict)  # env -> services its versions do not name
 
     @property
     def blocked(self) -> bool:
@@ -113,16 +116,30 @@ def _waivers(root: Path, opts: GateOptions, platform: Platform | None = None):
 
 def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: bool = False,
           out: Path | None = None, opts: GateOptions = GateOptions(),
-          progress: Callable[[str], None] = lambda m: None, warn: Callable[[str], None] = lambda m: None) -> SynthResult:
-    """Render envs (all when None), gate them, and write (or compare with) rendered/."""
+          progress: Callable[[str], None] = lambda m: None, warn: Callable[[str], None] = lambda m: None,
+          on_written: Callable[[str], None] = lambda env: None) -> SynthResult:
+    """Render envs (all when None), gate them, and write (or compare with) rendered/.
+
+    on_written(env) runs right after rendered/<env> is landed, with SIGINT/SIGTERM held back,
+    so a caller (promote) can record "done" before any interruption is delivered.
+    """
+    from .promote import repair_promotion
+
     root = Path(root)
+    repair_promotion(root, warn)  # a promotion cut short by SIGKILL is finished or undone first
     platform = load_project(root)
     names = list(envs) if envs else list(platform.environments)
-    for name in names:
-        platform.environment(name)  # every name checked before any rendering
+    problems = []
+    for name in names:  # every env checked before any rendering: all or nothing
+        try:
+            platform.for_env(name)
+        except InputError as exc:
+            problems += exc.problems
+    if problems:
+        raise InputError(problems)
     if not check:
         _require_trivy(platform, names, gate, opts, warn)
-    result = SynthResult({})
+    result = SynthResult({}, not_deployed={n: platform.not_deployed(n) for n in names})
     started = time.perf_counter()
     for name in names:
         progress(f"render: {name}")
@@ -149,7 +166,7 @@ def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: b
         if result.blocked:
             return result
     started = time.perf_counter()
-    with repo_lock(out_root):
+    with repo_lock(out_root), signals_deferred():
         recover(out_root)
         for name in names:  # all envs first: a refusal in the last one must not leave the first written
             check_ownership(result.rendered[name], out_root)
@@ -157,6 +174,7 @@ def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: b
             progress(f"write: {out_root / name}")
             write_env(result.rendered[name], out_root)
             result.written.append(name)
+            on_written(name)
     result.timings["write"] = time.perf_counter() - started
     return result
 
@@ -177,14 +195,48 @@ def _require_trivy(platform: Platform, names: Sequence[str], gate: bool, opts: G
                      hint="add trivy to --engines (or drop --engines) to write it; --no-gate skips every gate explicitly")
 
 
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM until the block ends: the writes it does land together or not at all."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def _existing_paths(rendered: RenderedEnv) -> list[str]:
     return sorted({f"{rendered.env}/{f.path.split('/', 1)[0]}" for f in rendered.files})
+
+
+def infer_env(paths: Sequence[str | Path], root: Path | None = None) -> str | None:
+    """The env that paths under rendered/<env>/ imply: one env for all of them, else None.
+
+    `drydock check rendered/prod` then gates with prod's settings without `--env prod`.
+    With root, the env must also have a file in root/environments/.
+    """
+    found: set[str] = set()
+    for p in paths:
+        if str(p) == "-":
+            return None
+        parts = Path(os.path.normpath(os.path.abspath(p))).parts
+        idx = [i for i, part in enumerate(parts[:-1]) if part == "rendered"]
+        if not idx:
+            return None
+        found.add(parts[idx[-1] + 1])
+    if len(found) != 1:
+        return None
+    env = found.pop()
+    if root is not None and not any((Path(root) / "environments" / f"{env}{ext}").is_file() for ext in (".yaml", ".yml")):
+        return None
+    return env
 
 
 def check_paths(root: Path, paths: Sequence[str], env: str | None, opts: GateOptions,
                 progress: Callable[[str], None] = lambda m: None,
                 warn: Callable[[str], None] = lambda m: None, stdin=None,
-                shard: tuple[int, int] | None = None) -> Report:
+                shard: tuple[int, int] | None = None, timings: dict[str, float] | None = None) -> Report:
     """Gate arbitrary manifests (files, dirs, '-' for stdin) with an env's settings or safe defaults."""
     from .yamlio import read_manifests
 
@@ -192,11 +244,14 @@ def check_paths(root: Path, paths: Sequence[str], env: str | None, opts: GateOpt
     platform = load_project(root) if env else None
     if platform:
         platform.environment(env)
+    started = time.perf_counter()
     docs = read_manifests(paths, stdin=stdin)
+    if timings is not None:
+        timings["read"] = time.perf_counter() - started
     ctx = _context(root, env, platform, opts, warn)
     complete = [env] if env and covers_env(root, paths, env) else []
     reports = run_gates({env: docs}, {env: ctx}, opts.engines, _waivers(root, opts, platform), progress, shard=shard,
-                        complete_envs=complete)
+                        complete_envs=complete, timings=timings)
     return reports[env]
 
 

@@ -132,14 +132,19 @@ class Environment:
     def line_of(self, dotted: str) -> SourceRef:
         return SourceRef(self.source.file, self.lines.get(dotted, self.source.line))
 
+    def deploys(self, service: str) -> bool:
+        """A service runs in this env when images.versions names it or has a `default`."""
+        return bool(self.versions.get(service) or self.versions.get("default"))
+
+    def version(self, service: str) -> str:
+        return self.versions.get(service) or self.versions.get("default") or "0.0.0"
+
     def image_for(self, service: Service) -> str:
-        version = self.versions.get(service.name) or self.versions.get("default") or "0.0.0"
-        return f"{service.image}:{version}"  # version may carry @sha256:..., a valid reference
+        return f"{service.image}:{self.version(service.name)}"  # version may carry @sha256:..., a valid reference
 
     def version_of(self, service: Service) -> str:
         """The version label: the tag part, never the digest."""
-        version = self.versions.get(service.name) or self.versions.get("default") or "0.0.0"
-        return version.split("@", 1)[0]
+        return self.version(service.name).split("@", 1)[0]
 
     def gate_data(self) -> dict:
         """What the Rego policies see as input.env."""
@@ -159,6 +164,8 @@ class Platform:
     root: str
     services: Mapping[str, Service]
     environments: Mapping[str, Environment]
+    # env name -> what stops that env from rendering (a missing digest, an undeployed dependency)
+    env_problems: Mapping[str, tuple] = field(default_factory=lambda: MappingProxyType({}))
 
     def service_order(self) -> list[str]:
         return sorted(self.services)
@@ -171,3 +178,24 @@ class Platform:
             raise InputError(f"unknown environment '{name}'",
                              hint=f"use one of: {', '.join(self.environments)} (files in environments/)")
         return self.environments[name]
+
+    def deployed(self, env_name: str) -> list[str]:
+        """Services deployed to the env (named in its images.versions, or all when it has a `default`)."""
+        env = self.environment(env_name)
+        return [s for s in self.service_order() if env.deploys(s)]
+
+    def not_deployed(self, env_name: str) -> list[str]:
+        env = self.environment(env_name)
+        return [s for s in self.service_order() if not env.deploys(s)]
+
+    def for_env(self, env_name: str) -> "Platform":
+        """This platform as env_name deploys it: only its services. InputError when it cannot render."""
+        from ..errors import InputError
+
+        self.environment(env_name)
+        if self.env_problems.get(env_name):
+            raise InputError(list(self.env_problems[env_name]))
+        names = self.deployed(env_name)
+        if len(names) == len(self.services):
+            return self
+        return Platform(self.root, MappingProxyType({n: self.services[n] for n in names}), self.environments)
