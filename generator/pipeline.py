@@ -64,7 +64,7 @@ def _context(root: Path, env_name: str | None, platform: Platform | None, opts: 
     env = platform.environments[env_name] if platform and env_name else None
     threshold = opts.threshold or (env.threshold if env else Severity.HIGH)
     return GateContext(
-        env=env_name, threshold=threshold, env_data=env.gate_data() if env else {},
+        env=env_name, threshold=threshold, env_data=env.gate_data(platform.services) if env else {},
         require_trivy=bool(env and env.require_trivy), repo_root=root, cache_dir=opts.cache_dir,
         policy_dirs=repo_policy_dirs(root, opts.policy_dirs), engine=opts.engine, opa_url=opts.opa_url, warn=warn,
     )

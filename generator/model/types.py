@@ -141,15 +141,23 @@ class Environment:
         version = self.versions.get(service.name) or self.versions.get("default") or "0.0.0"
         return version.split("@", 1)[0]
 
-    def gate_data(self) -> dict:
-        """What the Rego policies see as input.env."""
-        return {
+    def gate_data(self, services: Mapping[str, "Service"] | None = None) -> dict:
+        """What the gates see as input.env; with `services`, their declared dependencies
+        (the platform engine's connectivity check compares them with what is reachable)."""
+        data = {
             "name": self.name,
             "allowedRegistries": list(self.registries),
             "requireDigest": self.image_policy == "digest",
             "allowedServiceTypes": list(self.allowed_service_types),
             "requiredLabels": ["app.kubernetes.io/name", "app.kubernetes.io/part-of", "app.kubernetes.io/managed-by"],
         }
+        if services is not None:
+            data["services"] = {
+                name: {"namespace": self.namespace, "dependsOn": list(s.depends_on_services),
+                       "datastores": list(s.datastores), "queues": list(s.queues),
+                       "file": s.line_of("spec.dependsOn").file, "line": s.line_of("spec.dependsOn").line}
+                for name, s in sorted(services.items())}
+        return data
 
 
 @dataclass(frozen=True)
