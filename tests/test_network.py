@@ -323,3 +323,23 @@ def test_no_policy_at_all_means_everything_is_open():
     findings, reach = check(parse_manifests(text, "shop.yaml"), DECLARED, "test")
     assert {f.rule_id for f in findings} == {"DD-NET-009"}  # undeclared paths, nothing blocked
     assert reach["matrix"]["shop/Deployment/web"]["shop/StatefulSet/db"]["allowed"] == ["5432/TCP"]
+
+
+def test_unexpanded_chart_in_the_right_namespace_still_needs_client_egress():
+    app = """---
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: dev-otel, namespace: argocd}
+spec:
+  destination: {namespace: telemetry, server: https://kubernetes.default.svc}
+  source: {chart: opentelemetry-collector, repoURL: https://x.example, targetRevision: 1.0.0,
+           helm: {releaseName: otel}}
+"""
+    # api's egress admits only the obs namespace on that path: telemetry is blocked
+    findings, _, _ = run(("http://collector.obs.svc:4317", "http://otel-collector.telemetry.svc:4317"), extra=app)
+    f = only(findings, "DD-NET-006")[0]
+    assert "egress of shop/Deployment/api" in f.message and "telemetry/HelmRelease/otel" in f.message
+    findings, _, _ = run(("http://collector.obs.svc:4317", "http://otel-collector.telemetry.svc:4317"),
+                         ("matchLabels: {kubernetes.io/metadata.name: obs}", "matchLabels: {kubernetes.io/metadata.name: telemetry}"),
+                         extra=app)
+    assert findings == []

@@ -32,7 +32,7 @@ class Pod:
     namespace: str
     kind: str
     name: str
-    labels: dict
+    labels: dict | None  # None: unknown (a Helm chart not expanded); selectors then match
     ports: list[tuple[str, int, str]]  # (name, containerPort, protocol)
     doc: Document | None = None
 
@@ -124,8 +124,8 @@ class Policies:
                 return False
         elif other.namespace != policy_ns:
             return False
-        if "podSelector" in peer:
-            return selector_matches(peer.get("podSelector"), other.labels)
+        if "podSelector" in peer:  # labels None: pods of a chart not expanded here, assumed to match
+            return other.labels is None or selector_matches(peer.get("podSelector"), other.labels)
         return "namespaceSelector" in peer
 
     def _rule_allows(self, rule: dict, peers_key: str, policy_ns: str, other, server, port: int, protocol: str) -> bool:
@@ -164,7 +164,7 @@ def port_matches(entry, server, port: int, protocol: str) -> bool:
     if want is None:
         return True
     if isinstance(want, str) and not want.isdigit():
-        return isinstance(server, Pod) and server.named_port(want, protocol) == port
+        return isinstance(server, Pod) and (server.labels is None or server.named_port(want, protocol) == port)
     low = int(want)
     high = entry.get("endPort")
     return low <= port <= int(high) if isinstance(high, int) else port == low

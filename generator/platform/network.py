@@ -138,6 +138,9 @@ class Render:
                         self._backed.setdefault(dest.id, set()).add(port)
         return self._backed
 
+    def helm_apps_doc(self, app: str) -> Document:
+        return next(a[4] for a in self.helm_apps if a[0] == app)
+
     def service_ns(self, name: str) -> list[str]:
         return sorted(ns for ns, n in self.services if n == name)
 
@@ -183,8 +186,9 @@ def resolve(r: Render, ep: Endpoint, client: Pod) -> tuple[Target | None, Findin
     if svc_doc is None:
         for app, release, chart, dest_ns, _ in r.helm_apps:  # a chart not expanded here may provide it
             if ep.service == release or ep.service.startswith(release + "-"):
-                if dest_ns == ep.namespace:
-                    return None, None
+                if dest_ns == ep.namespace:  # labels and ports unknown: only the client's egress is judged
+                    return Target(r.helm_apps_doc(app), [(Pod(dest_ns, "HelmRelease", release, None, []), ep.port)]
+                                  if ep.port else []), None
                 return None, _finding("DD-NET-002", f"{client.id} is configured ({_where(ep)}) to reach {name}, but "
                                       f"Application {app} installs chart {chart} (release {release}) into namespace "
                                       f"{dest_ns}, not {ep.namespace}", ep.doc, ep.path, client.doc.resource)
@@ -269,7 +273,7 @@ def connection(r: Render, client: Pod, dest, port: int, protocol: str = "TCP") -
     if not ok:
         return (f"egress of {client.id} (NetworkPolicy {', '.join(names)}) does not allow {dest.id} port "
                 f"{_port_text(port, protocol)}")
-    if isinstance(dest, External):
+    if isinstance(dest, External) or dest.labels is None:
         return None
     ok, names = r.policies.allows("Ingress", dest, client, dest, port, protocol)
     if not ok:
@@ -425,5 +429,11 @@ def matrix(r: Render) -> dict:
                 else:
                     blocked.append(why)
             row[sid] = {"allowed": allowed, "blocked": blocked}
+        for (ns, name), svc in sorted(r.services.items()):  # ExternalName: only the client's egress decides
+            dests = _service_dests(r, ns, name) if (svc.obj.get("spec") or {}).get("type") == "ExternalName" else []
+            if dests:
+                whys = [(port, connection(r, client, dest, port)) for dest, port in dests if isinstance(port, int)]
+                row[f"{ns}/ExternalName/{name}"] = {"allowed": [_port_text(p) for p, why in whys if why is None],
+                                                    "blocked": [why for _, why in whys if why]}
         out[client.id] = row
     return {"workloads": sorted(p.id for p in r.pods), "matrix": out}
