@@ -27,8 +27,8 @@ def run(*edits: tuple[str, str], data: dict | None = None, extra: str = ""):
     for old, new in edits:
         assert text.count(old) == 1, f"edit must match once: {old!r}"
         text = text.replace(old, new)
-    findings, reach = check(parse_manifests(text + extra, "shop.yaml"), DECLARED if data is None else data, "test")
-    return findings, reach, text
+    findings, extras = check(parse_manifests(text + extra, "shop.yaml"), DECLARED if data is None else data, "test")
+    return findings, extras["reachability"]["test"], text
 
 
 def line_of(text: str, needle: str) -> int:
@@ -189,7 +189,7 @@ def test_fail_undeclared_path_open():
     - namespaceSelector:
         matchLabels: {kubernetes.io/metadata.name: obs}"""))
     got = only(findings, "DD-NET-009")
-    assert any("shop/Deployment/api can open shop/Deployment/cache on port(s) 6379" in f.message
+    assert any("shop/Deployment/api can open shop/Deployment/cache on 6379/TCP" in f.message
                and "api does not declare a dependency on cache" in f.message for f in got)
     assert all(f.severity == Severity.MEDIUM for f in got)
 
@@ -320,7 +320,8 @@ spec:
 
 def test_no_policy_at_all_means_everything_is_open():
     text = "\n---\n".join(part for part in BASE.split("\n---\n") if "kind: NetworkPolicy" not in part)
-    findings, reach = check(parse_manifests(text, "shop.yaml"), DECLARED, "test")
+    findings, extras = check(parse_manifests(text, "shop.yaml"), DECLARED, "test")
+    reach = extras["reachability"]["test"]
     assert {f.rule_id for f in findings} == {"DD-NET-009"}  # undeclared paths, nothing blocked
     assert reach["matrix"]["shop/Deployment/web"]["shop/StatefulSet/db"]["allowed"] == ["5432/TCP"]
 
@@ -343,3 +344,78 @@ spec:
                          ("matchLabels: {kubernetes.io/metadata.name: obs}", "matchLabels: {kubernetes.io/metadata.name: telemetry}"),
                          extra=app)
     assert findings == []
+
+
+def test_external_url_needs_client_egress_and_dns():
+    findings, _, text = run(("value: http://api:8080/v1", "value: https://payments.example.com/v1"))
+    f = only(findings, "DD-NET-006")[0]
+    assert "payments.example.com:443" in f.message and "egress of shop/Deployment/web" in f.message
+    assert f.line == line_of(text, "payments.example.com")
+    # an egress rule to outside addresses on 443 opens it (the address behind a name is unknown)
+    findings, _, _ = run(("value: http://api:8080/v1", "value: https://payments.example.com/v1"),
+                         ("    - {port: 8080}\n", "    - {port: 8080}\n  - to:\n    - ipBlock: {cidr: 0.0.0.0/0}\n    ports:\n    - {port: 443}\n"))
+    assert [f.rule_id for f in findings] == []
+
+
+def test_udp_service_port_needs_a_udp_rule():
+    statsd = """---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: statsd, namespace: shop}
+spec:
+  selector: {matchLabels: {app.kubernetes.io/name: statsd}}
+  template:
+    metadata: {labels: {app.kubernetes.io/name: statsd}}
+    spec:
+      containers:
+      - {name: statsd, image: statsd:1, ports: [{name: metrics, containerPort: 8125, protocol: UDP}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: statsd, namespace: shop}
+spec:
+  selector: {app.kubernetes.io/name: statsd}
+  ports: [{port: 8125, protocol: UDP, targetPort: metrics}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: statsd, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app.kubernetes.io/name: statsd}}
+  ingress: [{ports: [{port: 8125, protocol: UDP}]}]
+"""
+    edit = ("value: http://api:8080/v1", "value: statsd:8125")
+    rule = "        matchLabels: {app.kubernetes.io/name: api}\n    ports:\n    - {port: 8080}\n"
+    to_statsd = "        matchLabels: {app.kubernetes.io/name: statsd}\n    ports:\n    - {port: 8125%s}\n"
+    findings, _, _ = run(edit, (rule, to_statsd % ""), extra=statsd, data={})
+    assert "port 8125/UDP" in only(findings, "DD-NET-006")[0].message  # the rule allows TCP only
+    findings, _, _ = run(edit, (rule, to_statsd % ", protocol: UDP"), extra=statsd, data={})
+    assert findings == []
+
+
+def test_system_form_uses_effective_namespaces_and_names_the_application():
+    """From the platform engine: chart objects without metadata.namespace land in the app's namespace."""
+    from types import SimpleNamespace
+
+    chart = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app.kubernetes.io/name: agent}}
+  template:
+    metadata: {labels: {app.kubernetes.io/name: agent}}
+    spec:
+      containers:
+      - name: agent
+        image: agent:1
+        env: [{name: SINK, value: "http://collector.monitoring.svc:4317"}]
+"""
+    from dataclasses import replace as dc_replace
+    docs = parse_manifests(BASE, "shop.yaml") + [dc_replace(d, app="dev-agent") for d in parse_manifests(chart, "charts/agent/deployment.yaml")]
+    objects = [SimpleNamespace(doc=d, namespace=("obs" if d.app else d.obj["metadata"].get("namespace", ""))) for d in docs]
+    system = SimpleNamespace(objects=objects, env="dev")
+    ctx = SimpleNamespace(env_data={}, env="dev")
+    findings, extras = check(system, ctx)
+    f = only(findings, "DD-NET-002")[0]
+    assert "obs/Deployment/agent (Application dev-agent)" in f.message and "exists only in obs" in f.message
+    assert "obs/Deployment/agent" in extras["reachability"]["dev"]["workloads"]

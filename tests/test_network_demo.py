@@ -28,7 +28,8 @@ def _docs(env: str, edit=lambda text: text):
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
 def test_demo_render_has_no_connectivity_defect_but_the_known_otlp_one(platform, env):
-    findings, matrix = check(read_manifests([ROOT / "rendered" / env]), platform.environments[env].gate_data(platform.services), env)
+    findings, extras = check(read_manifests([ROOT / "rendered" / env]), platform.environments[env].gate_data(platform.services), env)
+    matrix = extras["reachability"][env]
     # today: prod sends OTLP to opentelemetry-collector.monitoring while the chart installs into observability
     assert all(f.rule_id == "DD-NET-002" and "opentelemetry-collector" in f.message for f in findings), \
         [f.message for f in findings]

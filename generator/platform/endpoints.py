@@ -43,8 +43,8 @@ class Endpoint:
     """One peer a workload is configured to reach."""
 
     text: str  # the value as written (e.g. the URL)
-    service: str  # Service name (lower case)
-    namespace: str  # namespace named or implied (the client's for short names)
+    service: str  # Service name (lower case); for an external endpoint its host name
+    namespace: str  # namespace named or implied (the client's for short names); "" = external
     port: int | None  # None: no port written and no scheme default
     explicit_ns: bool  # the name carried the namespace
     key: str  # env var or ConfigMap key holding it
@@ -105,9 +105,21 @@ def _split_hosts(authority: str) -> list[tuple[str, int | None]]:
     return out
 
 
+def _external(host: str) -> str | None:
+    """A public-looking DNS name (`api.stripe.com`), lower case, else None."""
+    host = host.strip().rstrip(".").lower()
+    labels = host.split(".")
+    if len(labels) < 2 or _is_ip(host) or not all(_LABEL.match(x) for x in labels) or not labels[-1].isalpha():
+        return None
+    return host
+
+
 def parse_value(value: str, key: str, client_ns: str, names: Names, sibling_port: int | None = None,
-                free_text: bool = False) -> list[tuple[str, str, int | None, bool]]:
-    """In-cluster (service, namespace, port, explicit-ns) pairs named in one value."""
+                free_text: bool = False, external: bool = False) -> list[tuple[str, str, int | None, bool]]:
+    """In-cluster (service, namespace, port, explicit-ns) tuples named in one value.
+
+    With external=True, DNS names outside the cluster come back too, as (host, "", port, False).
+    """
     found: list[tuple[str, str, int | None, bool]] = []
     spans = []
     for m in _URL.finditer(value):
@@ -118,6 +130,8 @@ def parse_value(value: str, key: str, client_ns: str, names: Names, sibling_port
             got = classify(host, client_ns, names, hostish=True)
             if got:
                 found.append((got[0], got[1], port or default, got[2]))
+            elif external and _external(host):
+                found.append((_external(host), "", port or default, False))
     rest = value
     for start, end in reversed(spans):
         rest = rest[:start] + " " + rest[end:]
@@ -139,6 +153,8 @@ def parse_value(value: str, key: str, client_ns: str, names: Names, sibling_port
         got = classify(m.group(1), client_ns, names, hostish=hostish or port is not None)
         if got:
             found.append((got[0], got[1], port or sibling_port, got[2]))
+        elif external and (hostish or port is not None) and _external(m.group(1)):
+            found.append((_external(m.group(1)), "", port or sibling_port, False))
     return found
 
 
@@ -169,17 +185,23 @@ def _sibling_port(values: dict[str, str], key: str) -> int | None:
     return int(port) if isinstance(port, str) and port.strip().isdigit() else None
 
 
-def workload_endpoints(doc: Document, configmaps: dict[tuple[str, str], Document], names: Names) -> list[Endpoint]:
-    """Every in-cluster endpoint configured for the workload `doc` (all its containers)."""
+def workload_endpoints(doc: Document, configmaps: dict[tuple[str, str], Document], names: Names,
+                       ns: str | None = None) -> list[Endpoint]:
+    """Every endpoint configured for the workload `doc` (all its containers), in namespace `ns`.
+
+    In-cluster endpoints carry their Service and namespace; external DNS names (from URLs and
+    host-like keys) come with namespace "" so the caller can check egress and DNS for them.
+    """
     spec, base = pod_spec(doc.obj)
     if spec is None:
         return []
-    ns = (doc.obj.get("metadata") or {}).get("namespace") or "default"
+    ns = ns or (doc.obj.get("metadata") or {}).get("namespace") or "default"
     out: list[Endpoint] = []
     seen: set = set()
 
     def add(value: str, key: str, where: Document, path: tuple, values: dict, free_text: bool = False) -> None:
-        for svc, sns, port, explicit in parse_value(value, key, ns, names, _sibling_port(values, key), free_text):
+        for svc, sns, port, explicit in parse_value(value, key, ns, names, _sibling_port(values, key), free_text,
+                                                    external=True):
             ident = (svc, sns, port, key, where.file, path)
             if ident not in seen:
                 seen.add(ident)

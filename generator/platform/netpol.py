@@ -88,11 +88,12 @@ def selector_matches(selector, labels: dict) -> bool:
 class Policies:
     """All NetworkPolicies of a render, with namespace labels, answering allow/deny questions."""
 
-    def __init__(self, policies: list[Document], ns_labels: dict[str, dict]):
+    def __init__(self, policies: list[Document], ns_labels: dict[str, dict], ns_of=None):
+        ns_of = ns_of or (lambda d: (d.obj.get("metadata") or {}).get("namespace") or "default")
         self.by_ns: dict[str, list[Document]] = {}
+        self.ns_of = {id(d): ns_of(d) for d in policies}
         for d in policies:
-            ns = (d.obj.get("metadata") or {}).get("namespace") or "default"
-            self.by_ns.setdefault(ns, []).append(d)
+            self.by_ns.setdefault(self.ns_of[id(d)], []).append(d)
         self.ns_labels = ns_labels
 
     def labels_of_ns(self, ns: str) -> dict:
@@ -147,7 +148,7 @@ class Policies:
             return True, []
         rules_key, peers_key = ("egress", "to") if direction == "Egress" else ("ingress", "from")
         for d in isolating:
-            ns = (d.obj.get("metadata") or {}).get("namespace") or "default"
+            ns = self.ns_of[id(d)]
             for rule in (d.obj.get("spec") or {}).get(rules_key) or []:
                 if self._rule_allows(rule, peers_key, ns, other, server, port, protocol):
                     return True, []

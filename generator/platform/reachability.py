@@ -53,8 +53,8 @@ def render(root: Path) -> str:
         folder = root / "rendered" / name
         if not folder.is_dir():
             continue
-        _, matrix = check(read_manifests([folder]), env.gate_data(platform.services), name)
-        parts.append(env_markdown(name, matrix, env.namespace))
+        _, extras = check(read_manifests([folder]), env.gate_data(platform.services), name)
+        parts.append(env_markdown(name, extras["reachability"][name], env.namespace))
     return "\n".join(parts)
 
 
