@@ -16,7 +16,7 @@ from generator.yamlio import parse_manifests
 BASE = (Path(__file__).parent / "fixtures" / "network" / "shop.yaml").read_text()
 DECLARED = {"services": {
     "web": {"namespace": "shop", "dependsOn": ["api"], "datastores": ["cache"], "queues": [],
-            "file": "services/web.yaml", "line": 12},
+            "file": "services/web.yaml", "line": 12, "lines": {"api": 13, "cache": 14}},
     "api": {"namespace": "shop", "dependsOn": [], "datastores": ["db"], "queues": [],
             "file": "services/api.yaml", "line": 9},
 }}
@@ -138,7 +138,7 @@ def test_fail_declared_dependency_blocked_without_any_endpoint():
     - {port: http}"""))
     f = only(findings, "DD-NET-007")[0]
     assert "shop/Deployment/web declares a dependency on api" in f.message and "ingress of shop/Deployment/api" in f.message
-    assert f.source.file == "services/web.yaml" and f.source.line == 12
+    assert (f.source.file, f.source.line) == ("services/web.yaml", 13)  # the dependsOn entry
 
 
 def test_fail_declared_dependency_without_service():

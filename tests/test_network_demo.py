@@ -68,3 +68,28 @@ def test_docs_reachability_matches_a_fresh_computation(monkeypatch):
     monkeypatch.chdir(ROOT)
     assert (ROOT / "docs" / "reachability.md").read_text() == reachability.render(ROOT), \
         "docs/reachability.md is stale: run python -m generator.platform.reachability"
+
+
+def test_typo_in_a_service_config_url_points_at_the_rendered_line_and_the_service_file(platform):
+    typo = lambda text: text.replace("API_BASE_URL: http://api-gateway:8080", "API_BASE_URL: http://api-gatway:8080")
+    findings, _ = check(_docs("dev", typo), platform.environments["dev"].gate_data(platform.services), "dev")
+    f = [f for f in findings if f.rule_id == "DD-NET-001"]
+    assert len(f) == 1 and "ecommerce/Deployment/frontend" in f[0].message and "api-gatway.ecommerce" in f[0].message
+    assert f[0].file == "rendered/dev/frontend/configmap-frontend-config.yaml"
+    assert "api-gatway" in typo((ROOT / f[0].file).read_text()).splitlines()[f[0].line - 1]
+    assert (f[0].source.file, f[0].source.line) == ("services/frontend.yaml",
+                                                   platform.services["frontend"].lines["spec.config.API_BASE_URL"])
+
+
+def test_a_policy_that_blocks_a_declared_dependency_in_the_demo(platform):
+    """order-service's egress loses its postgresql rule: the declared datastore is cut off."""
+    def edit(text):
+        return text.replace("  - ports:\n    - port: 5432\n      protocol: TCP\n    to:\n    - podSelector:\n"
+                            "        matchLabels:\n          app.kubernetes.io/instance: postgresql-dev",
+                            "  - ports:\n    - port: 5433\n      protocol: TCP\n    to:\n    - podSelector:\n"
+                            "        matchLabels:\n          app.kubernetes.io/instance: postgresql-dev")
+    docs = _docs("dev", lambda text: edit(text) if "name: order-service\n  namespace" in text else text)
+    findings, _ = check(docs, platform.environments["dev"].gate_data(platform.services), "dev")
+    blocked = [f for f in findings if f.rule_id == "DD-NET-006"]
+    assert blocked and all(f.resource.name == "order-service" and "postgresql" in f.message for f in blocked)
+    assert "egress of ecommerce/Deployment/order-service" in blocked[0].message

@@ -74,6 +74,18 @@ class Service:
         """SourceRef for a key in the service file, falling back to the service name line."""
         return SourceRef(self.source.file, self.lines.get(dotted, self.source.line))
 
+    def declared_deps(self, namespace: str) -> dict:
+        """Dependencies as the connectivity check reads them, with the lines that declare them."""
+        lines = {}
+        for group, names in (("services", self.depends_on_services), ("datastores", self.datastores),
+                             ("queues", self.queues)):
+            for i, dep in enumerate(names):
+                lines[dep] = self.line_of(f"spec.dependsOn.{group}[{i}]").line
+        return {"namespace": namespace, "dependsOn": list(self.depends_on_services),
+                "datastores": list(self.datastores), "queues": list(self.queues),
+                "file": self.source.file, "line": self.line_of("spec.dependsOn").line, "lines": lines,
+                "configLines": {k: self.line_of(f"spec.config.{k}").line for k in self.config}}
+
     @property
     def primary_port(self) -> Port:
         return self.ports[0]
@@ -152,11 +164,7 @@ class Environment:
             "requiredLabels": ["app.kubernetes.io/name", "app.kubernetes.io/part-of", "app.kubernetes.io/managed-by"],
         }
         if services is not None:
-            data["services"] = {
-                name: {"namespace": self.namespace, "dependsOn": list(s.depends_on_services),
-                       "datastores": list(s.datastores), "queues": list(s.queues),
-                       "file": s.line_of("spec.dependsOn").file, "line": s.line_of("spec.dependsOn").line}
-                for name, s in sorted(services.items())}
+            data["services"] = {name: s.declared_deps(self.namespace) for name, s in sorted(services.items())}
         return data
 
 

@@ -186,6 +186,7 @@ def check(docs_or_system, env_data_or_ctx=None, env: str | None = None) -> tuple
     findings, reached = _endpoints(t)
     declared = env_data.get("services")
     if isinstance(declared, dict) and declared:
+        findings = [_config_source(f, declared) for f in findings]
         findings += _declared(t, declared, reached)
     findings = list({(f.rule_id, f.file, f.line, f.message): f for f in findings}.values())
     return sorted(findings, key=Finding.sort_key), {"reachability": {env or "": matrix(t)}}
@@ -213,6 +214,17 @@ def _endpoints(t: Topology) -> tuple[list[Finding], set]:
         if eps:
             findings += _dns(t, client)
     return findings, reached
+
+
+def _config_source(f: Finding, declared: dict) -> Finding:
+    """Point `source` at the services/<name>.yaml config line an endpoint was written on."""
+    info = declared.get(_component(f.resource.name, declared) or "")
+    if not isinstance(info, dict) or not f.source or f.source.file != info.get("file"):
+        return f
+    for key, line in (info.get("configLines") or {}).items():
+        if f"({key}=" in f.message:
+            return replace(f, source=SourceRef(f.source.file, int(line)))
+    return f
 
 
 def _dns(t: Topology, client: Pod) -> list[Finding]:
@@ -266,8 +278,10 @@ def _declared(t: Topology, declared: dict, reached: set) -> list[Finding]:
                 why = blocks[0] if all(blocks) else None
             if why:
                 f = _finding("DD-NET-007", f"{_who(client)} declares a dependency on {dep}, but {why}", client.doc)
-                if declared[owner].get("file"):
-                    f = replace(f, source=SourceRef(str(declared[owner]["file"]), int(declared[owner].get("line") or 1)))
+                info = declared[owner]
+                if info.get("file"):
+                    line = (info.get("lines") or {}).get(dep) or info.get("line") or 1
+                    f = replace(f, source=SourceRef(str(info["file"]), int(line)))
                 out.append(f)
         for server in t.pods:
             sname = _component(_app_name(server), known)
