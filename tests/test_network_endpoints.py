@@ -50,6 +50,9 @@ def test_in_cluster_names(value, key, want):
     ("1.5", "RATIO"),
     ("db", "DATABASE_NAME"),  # a bare word is a host only under a host-like key
     ("pod.obs.pod.cluster.local", "X"),
+    ("redis:7", "REDIS_IMAGE"),  # an image reference, not host:port
+    ("12:30", "BACKUP_AT"),  # Service names start with a letter
+    ("api:8080", "API_VERSION"),
 ])
 def test_not_in_cluster(value, key):
     assert parse_value(value, key, "shop", NAMES) == []

@@ -33,6 +33,9 @@ _HOST_KEY = re.compile(r"(^|[_.-])(HOST|HOSTS|HOSTNAME|SERVER|SERVERS|ADDR|ADDRE
 _URL = re.compile(r"(?:jdbc:)?([a-z][a-z0-9+.-]*)://([^/\s?#\"'<>]*)", re.IGNORECASE)
 _HOSTPORT = re.compile(r"^\[?([a-z0-9_.:-]+?)\]?(?::(\d{1,5}))?$", re.IGNORECASE)
 _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_SERVICE = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")  # Service names are DNS-1035 labels
+# Keys whose values look like host:port but are not (image `redis:7`, a version, a time).
+_NOT_HOST_KEY = re.compile(r"(IMAGE|TAG|VERSION|TIME|SCHEDULE|CRON|DATE)", re.IGNORECASE)
 # In a free text (a mounted config file, an argument) only fully qualified names are taken.
 _FQDN_IN_TEXT = re.compile(r"(?<![a-z0-9.-])([a-z0-9][a-z0-9.-]*\.svc(?:\.[a-z0-9-]+)*)\.?(?::(\d{1,5}))?(?![a-z0-9-])",
                            re.IGNORECASE)
@@ -71,6 +74,11 @@ def _is_ip(host: str) -> bool:
 
 def classify(host: str, client_ns: str, names: Names, hostish: bool) -> tuple[str, str, bool] | None:
     """(service, namespace, namespace-was-written) for an in-cluster host name, else None."""
+    got = _classify(host, client_ns, names, hostish)
+    return got if got and _SERVICE.match(got[0]) and _LABEL.match(got[1]) else None
+
+
+def _classify(host: str, client_ns: str, names: Names, hostish: bool) -> tuple[str, str, bool] | None:
     host = host.strip().rstrip(".").lower()
     if not host or _is_ip(host) or host == "localhost":
         return None
@@ -130,7 +138,7 @@ def parse_value(value: str, key: str, client_ns: str, names: Names, sibling_port
             got = classify(host, client_ns, names, hostish=True)
             if got:
                 found.append((got[0], got[1], port or default, got[2]))
-            elif external and _external(host):
+            elif external and not free_text and _external(host):  # config files cite doc links
                 found.append((_external(host), "", port or default, False))
     rest = value
     for start, end in reversed(spans):
@@ -142,7 +150,7 @@ def parse_value(value: str, key: str, client_ns: str, names: Names, sibling_port
                 found.append((got[0], got[1], int(m.group(2)) if m.group(2) else None, got[2]))
         return found
     tokens = [t for t in re.split(r"[\s,;]+", rest.strip()) if t]
-    if not tokens or len(tokens) > 16:  # prose, not a host list
+    if not tokens or len(tokens) > 16 or _NOT_HOST_KEY.search(key):  # prose, or an image/version, not hosts
         return found
     hostish = bool(_HOST_KEY.search(key))
     for tok in tokens:
