@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..core import Document
+from .netpol import D, L
 
 # Default port of a URL scheme (JDBC sub-protocols included: jdbc:postgresql://...).
 SCHEME_PORTS = {
@@ -203,7 +204,7 @@ def workload_endpoints(doc: Document, configmaps: dict[tuple[str, str], Document
     spec, base = pod_spec(doc.obj)
     if spec is None:
         return []
-    ns = ns or (doc.obj.get("metadata") or {}).get("namespace") or "default"
+    ns = ns or str(D(doc.obj.get("metadata")).get("namespace") or "default")
     out: list[Endpoint] = []
     seen: set = set()
 
@@ -217,42 +218,42 @@ def workload_endpoints(doc: Document, configmaps: dict[tuple[str, str], Document
 
     def cm_values(name: str) -> tuple[Document | None, dict]:
         cm = configmaps.get((ns, name))
-        data = (cm.obj.get("data") if cm else None) or {}
+        data = D(cm.obj.get("data")) if cm else {}
         return cm, {k: v for k, v in data.items() if isinstance(v, str)}
 
     for kind in ("initContainers", "containers"):
-        for ci, c in enumerate(spec.get(kind) or []):
+        for ci, c in enumerate(L(spec.get(kind))):
             if not isinstance(c, dict):
                 continue
             cpath = base + (kind, ci)
             values: dict[str, str] = {}  # what the container sees, for sibling *_PORT lookups
-            for src in c.get("envFrom") or []:
-                ref = (src or {}).get("configMapRef") or {}
+            for src in L(c.get("envFrom")):
+                ref = D(D(src).get("configMapRef"))
                 values.update(cm_values(str(ref.get("name") or ""))[1])
-            for e in c.get("env") or []:
+            for e in L(c.get("env")):
                 if isinstance(e, dict) and isinstance(e.get("value"), str):
                     values[str(e.get("name"))] = e["value"]
-            for ei, e in enumerate(c.get("env") or []):
+            for ei, e in enumerate(L(c.get("env"))):
                 if not isinstance(e, dict):
                     continue
                 name = str(e.get("name") or "")
                 if isinstance(e.get("value"), str):
                     add(e["value"], name, doc, cpath + ("env", ei, "value"), values)
-                ref = (e.get("valueFrom") or {}).get("configMapKeyRef") if isinstance(e.get("valueFrom"), dict) else None
+                ref = D(e.get("valueFrom")).get("configMapKeyRef")
                 if isinstance(ref, dict):
                     cm, data = cm_values(str(ref.get("name") or ""))
                     key = str(ref.get("key") or "")
                     if cm is not None and key in data:
                         add(data[key], name, cm, ("data", key), values)
-            for src in c.get("envFrom") or []:
-                ref = (src or {}).get("configMapRef") or {}
+            for src in L(c.get("envFrom")):
+                ref = D(D(src).get("configMapRef"))
                 cm, data = cm_values(str(ref.get("name") or ""))
-                prefix = str((src or {}).get("prefix") or "")
+                prefix = str(D(src).get("prefix") or "")
                 for key, value in sorted(data.items()):
                     if cm is not None:
                         add(value, prefix + key, cm, ("data", key), values)
             for field_name in ("command", "args"):
-                for ai, arg in enumerate(c.get(field_name) or []):
+                for ai, arg in enumerate(L(c.get(field_name))):
                     if not isinstance(arg, str):
                         continue
                     flag = re.match(r"^--?([A-Za-z0-9_.-]+)=(.+)$", arg)  # --otlp-endpoint=host:port
@@ -271,12 +272,12 @@ def workload_endpoints(doc: Document, configmaps: dict[tuple[str, str], Document
 
 def _mounted_configmaps(spec: dict) -> list[str]:
     names = []
-    for v in spec.get("volumes") or []:
+    for v in L(spec.get("volumes")):
         if not isinstance(v, dict):
             continue
         if isinstance(v.get("configMap"), dict):
             names.append(str(v["configMap"].get("name") or ""))
-        for src in ((v.get("projected") or {}).get("sources") or []) if isinstance(v.get("projected"), dict) else []:
+        for src in L(D(v.get("projected")).get("sources")):
             if isinstance(src, dict) and isinstance(src.get("configMap"), dict):
                 names.append(str(src["configMap"].get("name") or ""))
     return names

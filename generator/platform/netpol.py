@@ -25,6 +25,16 @@ from ..core import Document
 METADATA_NAME = "kubernetes.io/metadata.name"
 
 
+def D(value) -> dict:
+    """`value` if it is a mapping, else {}: malformed manifests read as absent fields, never crash."""
+    return value if isinstance(value, dict) else {}
+
+
+def L(value) -> list:
+    """`value` if it is a list, else []."""
+    return value if isinstance(value, list) else []
+
+
 @dataclass
 class Pod:
     """The pods of one workload (all replicas share labels and ports)."""
@@ -64,13 +74,13 @@ def selector_matches(selector, labels: dict) -> bool:
     """LabelSelector semantics: {} matches everything; a missing selector is treated as {}."""
     if not isinstance(selector, dict):
         return True
-    for k, v in (selector.get("matchLabels") or {}).items():
+    for k, v in D(selector.get("matchLabels")).items():
         if labels.get(k) != str(v):
             return False
-    for expr in selector.get("matchExpressions") or []:
+    for expr in L(selector.get("matchExpressions")):
         if not isinstance(expr, dict):
             return False
-        key, op, values = expr.get("key"), expr.get("operator"), [str(v) for v in expr.get("values") or []]
+        key, op, values = str(expr.get("key")), expr.get("operator"), [str(v) for v in L(expr.get("values"))]
         has = key in labels
         if op == "In" and not (has and labels[key] in values):
             return False
@@ -89,25 +99,32 @@ class Policies:
     """All NetworkPolicies of a render, with namespace labels, answering allow/deny questions."""
 
     def __init__(self, policies: list[Document], ns_labels: dict[str, dict], ns_of=None):
-        ns_of = ns_of or (lambda d: (d.obj.get("metadata") or {}).get("namespace") or "default")
+        ns_of = ns_of or (lambda d: str(D(d.obj.get("metadata")).get("namespace") or "default"))
         self.by_ns: dict[str, list[Document]] = {}
         self.ns_of = {id(d): ns_of(d) for d in policies}
         for d in policies:
             self.by_ns.setdefault(self.ns_of[id(d)], []).append(d)
         self.ns_labels = ns_labels
+        self._selecting: dict = {}
 
     def labels_of_ns(self, ns: str) -> dict:
         return {**self.ns_labels.get(ns, {}), METADATA_NAME: ns}
 
     def selecting(self, pod: Pod, direction: str) -> list[Document]:
         """Policies that select `pod` and isolate it in `direction` ("Ingress" or "Egress")."""
+        key = (id(pod), direction)
+        if key not in self._selecting:
+            self._selecting[key] = (pod, self._select(pod, direction))  # pod kept alive: its id stays unique
+        return self._selecting[key][1]
+
+    def _select(self, pod: Pod, direction: str) -> list[Document]:
         out = []
         for d in self.by_ns.get(pod.namespace, []):
-            spec = d.obj.get("spec") or {}
+            spec = D(d.obj.get("spec"))
             if not selector_matches(spec.get("podSelector"), pod.labels):
                 continue
             types = spec.get("policyTypes")
-            if types is None:
+            if not isinstance(types, list):
                 types = ["Ingress"] + (["Egress"] if spec.get("egress") else [])
             if direction in types:
                 out.append(d)
@@ -132,10 +149,10 @@ class Policies:
     def _rule_allows(self, rule: dict, peers_key: str, policy_ns: str, other, server, port: int, protocol: str) -> bool:
         if not isinstance(rule, dict):
             return False
-        peers = rule.get(peers_key)
+        peers = L(rule.get(peers_key))
         if peers and not any(self._peer_matches(p, policy_ns, other) for p in peers):
             return False
-        ports = rule.get("ports")
+        ports = L(rule.get("ports"))
         return not ports or any(port_matches(p, server, port, protocol) for p in ports)
 
     def allows(self, direction: str, pod: Pod, other, server, port: int, protocol: str) -> tuple[bool, list[str]]:
@@ -149,10 +166,10 @@ class Policies:
         rules_key, peers_key = ("egress", "to") if direction == "Egress" else ("ingress", "from")
         for d in isolating:
             ns = self.ns_of[id(d)]
-            for rule in (d.obj.get("spec") or {}).get(rules_key) or []:
+            for rule in L(D(d.obj.get("spec")).get(rules_key)):
                 if self._rule_allows(rule, peers_key, ns, other, server, port, protocol):
                     return True, []
-        return False, sorted(str((d.obj.get("metadata") or {}).get("name")) for d in isolating)
+        return False, sorted(str(D(d.obj.get("metadata")).get("name")) for d in isolating)
 
 
 def port_matches(entry, server, port: int, protocol: str) -> bool:
@@ -166,9 +183,11 @@ def port_matches(entry, server, port: int, protocol: str) -> bool:
         return True
     if isinstance(want, str) and not want.isdigit():
         return isinstance(server, Pod) and (server.labels is None or server.named_port(want, protocol) == port)
+    if not isinstance(want, (int, str)):
+        return False
     low = int(want)
     high = entry.get("endPort")
-    return low <= port <= int(high) if isinstance(high, int) else port == low
+    return low <= port <= high if isinstance(high, int) else port == low
 
 
 def ip_block_matches(block, host: str) -> bool:
@@ -183,6 +202,6 @@ def ip_block_matches(block, host: str) -> bool:
     try:
         if addr not in ipaddress.ip_network(str(block.get("cidr")), strict=False):
             return False
-        return not any(addr in ipaddress.ip_network(str(e), strict=False) for e in block.get("except") or [])
+        return not any(addr in ipaddress.ip_network(str(e), strict=False) for e in L(block.get("except")))
     except ValueError:
         return False

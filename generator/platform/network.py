@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from ..core import Document, Finding, Resource, Severity, SourceRef
 from ..yamlio import field_line
 from .endpoints import Endpoint, workload_endpoints
-from .netpol import External, Pod
+from .netpol import D, External, L, Pod
 from .topology import Topology, meta, proto, target_port
 
 ENGINE = "platform"
@@ -110,7 +110,7 @@ def resolve(t: Topology, ep: Endpoint, client: Pod) -> tuple[Target | None, Find
     if svc is None:
         return _unresolved(t, ep, client, name)
     spec = svc.obj.get("spec") if isinstance(svc.obj.get("spec"), dict) else {}
-    ports = [p for p in spec.get("ports") or [] if isinstance(p, dict)]
+    ports = [p for p in L(spec.get("ports")) if isinstance(p, dict)]
     if spec.get("type") == "ExternalName":  # DNS answers a CNAME; the client connects to that host itself
         port = ep.port or (ports[0].get("port") if len(ports) == 1 else None)
         dest = External(str(spec.get("externalName") or ""))
@@ -304,7 +304,7 @@ def matrix(t: Topology) -> dict:
     """
     by_id = {p.id: p for p in t.pods}
     externals = [(f"{ns}/ExternalName/{name}", t.service_dests(ns, name)) for (ns, name), svc in sorted(t.services.items())
-                 if (svc.obj.get("spec") or {}).get("type") == "ExternalName"]
+                 if D(svc.obj.get("spec")).get("type") == "ExternalName"]
     out: dict = {}
     for client in sorted(t.pods, key=lambda p: p.id):
         row = {}

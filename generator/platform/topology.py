@@ -11,7 +11,7 @@ from typing import Callable
 
 from ..core import Document
 from .endpoints import Names, pod_spec
-from .netpol import External, Pod, Policies
+from .netpol import D, External, L, Pod, Policies
 
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob",
                   "Pod", "Rollout"}
@@ -40,11 +40,12 @@ class Topology:
         self.pods: list[Pod] = []
         self.helm_apps: list[tuple[str, str, str, str, Document]] = []  # (app, release, chart, namespace, doc)
         self._backed: dict | None = None
+        self._connections: dict = {}
         ns_labels: dict[str, dict] = {}
         policies: list[Document] = []
         namespaces: set[str] = set()
         for d in docs:
-            obj, kind = d.obj, d.obj.get("kind")
+            obj, kind = d.obj, str(d.obj.get("kind") or "")
             name = str(meta(obj).get("name") or "")
             if kind == "Namespace":
                 ns_labels[name] = _labels(meta(obj).get("labels"))
@@ -80,13 +81,13 @@ class Topology:
 
     def _note_app(self, d: Document, namespaces: set) -> None:
         spec = d.obj["spec"]
-        dest_ns = str((spec.get("destination") or {}).get("namespace") or "")
+        dest_ns = str(D(spec.get("destination")).get("namespace") or "")
         if dest_ns:
             namespaces.add(dest_ns)
         app = str(meta(d.obj).get("name") or "")
-        for src in [spec.get("source")] + list(spec.get("sources") or []):
+        for src in [spec.get("source")] + L(spec.get("sources")):
             if isinstance(src, dict) and src.get("chart"):
-                release = str((src.get("helm") or {}).get("releaseName") or app)
+                release = str(D(src.get("helm")).get("releaseName") or app)
                 self.helm_apps.append((app, release, str(src["chart"]), dest_ns, d))
 
     @staticmethod
@@ -102,8 +103,8 @@ class Topology:
                 node = node[key]
             labels = meta(node).get("labels")
         ports = []
-        for c in list(spec.get("containers") or []) + list(spec.get("initContainers") or []):
-            for p in (c.get("ports") or []) if isinstance(c, dict) else []:
+        for c in L(spec.get("containers")) + L(spec.get("initContainers")):
+            for p in L(D(c).get("ports")):
                 if isinstance(p, dict) and isinstance(p.get("containerPort"), int):
                     ports.append((str(p.get("name") or ""), p["containerPort"], str(p.get("protocol") or "TCP").upper()))
         return Pod(ns, str(d.obj.get("kind")), str(meta(d.obj).get("name")), _labels(labels), ports, d)
@@ -123,7 +124,7 @@ class Topology:
         if svc is None:
             return []
         spec = svc.obj.get("spec") if isinstance(svc.obj.get("spec"), dict) else {}
-        ports = [p for p in spec.get("ports") or [] if isinstance(p, dict)]
+        ports = [p for p in L(spec.get("ports")) if isinstance(p, dict)]
         if spec.get("type") == "ExternalName":
             host = External(str(spec.get("externalName") or ""))
             return [(host, p["port"], proto(p)) for p in ports if isinstance(p.get("port"), int)]
@@ -138,14 +139,14 @@ class Topology:
         for d in self.endpoints.get((ns, name), []):
             obj = d.obj
             if obj.get("kind") == "Endpoints":
-                for subset in obj.get("subsets") or []:
-                    nums = [(p.get("port"), proto(p)) for p in subset.get("ports") or [] if isinstance(p, dict)]
-                    for a in subset.get("addresses") or []:
-                        dests += [(External(str(a.get("ip"))), n, pr) for n, pr in nums if isinstance(n, int)]
+                for subset in L(obj.get("subsets")):
+                    nums = [(p.get("port"), proto(p)) for p in L(D(subset).get("ports")) if isinstance(p, dict)]
+                    for a in L(D(subset).get("addresses")):
+                        dests += [(External(str(D(a).get("ip"))), n, pr) for n, pr in nums if isinstance(n, int)]
             else:
-                nums = [(p.get("port"), proto(p)) for p in obj.get("ports") or [] if isinstance(p, dict)]
-                for e in obj.get("endpoints") or []:
-                    for a in e.get("addresses") or []:
+                nums = [(p.get("port"), proto(p)) for p in L(obj.get("ports")) if isinstance(p, dict)]
+                for e in L(obj.get("endpoints")):
+                    for a in L(D(e).get("addresses")):
                         dests += [(External(str(a)), n, pr) for n, pr in nums if isinstance(n, int)]
         return dests
 
@@ -161,6 +162,12 @@ class Topology:
 
     def connection(self, client: Pod, dest, port: int, protocol: str = "TCP") -> str | None:
         """None when client -> dest:port is allowed by both sides; otherwise why it is blocked."""
+        key = (client.id, dest.id, port, protocol)
+        if key not in self._connections:
+            self._connections[key] = self._connection(client, dest, port, protocol)
+        return self._connections[key]
+
+    def _connection(self, client: Pod, dest, port: int, protocol: str) -> str | None:
         ok, names = self.policies.allows("Egress", client, dest, dest, port, protocol)
         if not ok:
             return (f"egress of {client.id} (NetworkPolicy {', '.join(names)}) does not allow {dest.id} "
