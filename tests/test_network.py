@@ -419,3 +419,69 @@ spec:
     f = only(findings, "DD-NET-002")[0]
     assert "obs/Deployment/agent (Application dev-agent)" in f.message and "exists only in obs" in f.message
     assert "obs/Deployment/agent" in extras["reachability"]["dev"]["workloads"]
+
+
+EDGE = """---
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata:
+  name: public
+  annotations: {ingressclass.kubernetes.io/is-default-class: "true"}
+spec: {controller: example.com/edge}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: edge-controller, namespace: edge}
+spec:
+  selector: {matchLabels: {app.kubernetes.io/name: edge}}
+  template:
+    metadata: {labels: {app.kubernetes.io/name: edge}}
+    spec:
+      containers:
+      - {name: controller, image: edge:1, args: [serve, --controller-class=example.com/edge]}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web, namespace: shop}
+spec:
+  rules:
+  - host: shop.example.com
+    http:
+      paths:
+      - path: /
+        pathType: Prefix
+        backend:
+          service:
+            name: web
+            port: {name: http}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {app.kubernetes.io/name: web}
+  ports: [{name: http, port: 80, targetPort: http}]
+"""
+WEB_INGRESS = """---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-from-edge, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app.kubernetes.io/name: web}}
+  policyTypes: [Ingress]
+  ingress:
+  - from:
+    - namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: edge}}
+    ports: [{port: %s}]
+"""
+
+
+def test_fail_ingress_backend_blocked_for_the_controller_of_its_class():
+    text = BASE + EDGE
+    findings, _, _ = run(extra=EDGE, data={})
+    f = only(findings, "DD-NET-010")[0]
+    assert "Ingress/shop/web routes to Service web (port http)" in f.message
+    assert "ingress of shop/Deployment/web" in f.message and "edge/Deployment/edge-controller" in f.message
+    assert f.line == line_of(text, "port: {name: http}")
+    assert run(extra=EDGE + WEB_INGRESS % "3000", data={})[0] == []  # the pod port, not the Service port
+    assert only(run(extra=EDGE + WEB_INGRESS % "80", data={})[0], "DD-NET-010")

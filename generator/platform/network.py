@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 
 from ..core import Document, Finding, Resource, Severity, SourceRef
 from ..yamlio import field_line
-from .endpoints import Endpoint, workload_endpoints
+from .endpoints import Endpoint, pod_spec, workload_endpoints
 from .netpol import D, External, L, Pod
 from .topology import Topology, meta, proto, target_port
 
@@ -54,6 +54,11 @@ RULES = {
                    "podSelector k8s-app: kube-dns) on port 53 UDP and TCP",
                    "A pod with egress isolation names its peers by DNS but may not reach kube-dns on 53/UDP "
                    "(every lookup fails) or 53/TCP (large answers fail)."),
+    "DD-NET-010": ("Ingress backend unreachable from the ingress controller", Severity.HIGH,
+                   "allow ingress to the backend pods from the controller's namespace and pods on the target port "
+                   "(and the controller's egress to them)",
+                   "The NetworkPolicies of an Ingress backend (or of the controller) block the ingress controller "
+                   "serving that IngressClass: the route answers 502/504."),
     "DD-NET-009": ("Undeclared path open between platform components", Severity.MEDIUM,
                    "declare the dependency in services/<name>.yaml spec.dependsOn, or narrow the server's "
                    "ingress / the client's egress NetworkPolicy so the path is closed",
@@ -184,6 +189,7 @@ def check(docs_or_system, env_data_or_ctx=None, env: str | None = None) -> tuple
         docs, env_data = list(docs_or_system), dict(env_data_or_ctx or {})
         t = Topology(docs, env_data)
     findings, reached = _endpoints(t)
+    findings += _ingress_backends(t)
     declared = env_data.get("services")
     if isinstance(declared, dict) and declared:
         findings = [_config_source(f, declared) for f in findings]
@@ -225,6 +231,68 @@ def _config_source(f: Finding, declared: dict) -> Finding:
         if f"({key}=" in f.message:
             return replace(f, source=SourceRef(f.source.file, int(line)))
     return f
+
+
+def _ingress_class(t: Topology, ing: Document) -> str | None:
+    name = D(ing.obj.get("spec")).get("ingressClassName") or \
+        D(meta(ing.obj).get("annotations")).get("kubernetes.io/ingress.class")
+    if name:
+        return str(name)
+    for cname, cls in sorted(t.ingress_classes.items()):
+        if str(D(meta(cls.obj).get("annotations")).get("ingressclass.kubernetes.io/is-default-class")) == "true":
+            return cname
+    return None
+
+
+def _controller_pods(t: Topology, cls_name: str) -> list[Pod]:
+    """Pods serving an IngressClass: `--ingress-class=` / `--controller-class=` in their args, else
+    the `component: controller` pods of the Application that ships the IngressClass."""
+    cls = t.ingress_classes.get(cls_name)
+    controller = D(cls.obj.get("spec")).get("controller") if cls else None
+    flags = {f"--ingress-class={cls_name}"} | ({f"--controller-class={controller}"} if controller else set())
+
+    def args(p: Pod) -> set:
+        spec, _ = pod_spec(p.doc.obj)
+        return {a for c in L(D(spec).get("containers")) for a in L(D(c).get("args")) + L(D(c).get("command"))
+                if isinstance(a, str)}
+    pods = [p for p in t.pods if p.labels is not None and args(p) & flags]
+    if not pods and cls is not None and cls.app:
+        pods = [p for p in t.pods if p.doc.app == cls.app and (p.labels or {}).get("app.kubernetes.io/component") == "controller"]
+    return pods
+
+
+def _ingress_backends(t: Topology) -> list[Finding]:
+    """Every Ingress backend must admit the controller pods of its class (when they are in the render)."""
+    out = []
+    for ing in t.ingresses:
+        cls = _ingress_class(t, ing)
+        controllers = _controller_pods(t, cls) if cls else []
+        if not controllers:
+            continue  # the controller is not in this render: nothing to judge
+        ns, spec = t.ns_of(ing), D(ing.obj.get("spec"))
+        backends = [(("spec", "defaultBackend", "service"), D(D(spec.get("defaultBackend")).get("service")))]
+        for ri, rule in enumerate(L(spec.get("rules"))):
+            for pi, path in enumerate(L(D(D(rule).get("http")).get("paths"))):
+                backends.append((("spec", "rules", ri, "http", "paths", pi, "backend", "service"),
+                                 D(D(D(path).get("backend")).get("service"))))
+        for where, backend in backends:
+            svc = t.services.get((ns, str(backend.get("name") or "")))
+            if svc is None:
+                continue  # a missing Service or port is the policy gate's finding (ingress_backend_*)
+            want = D(backend.get("port"))
+            sps = [sp for sp in L(D(svc.obj.get("spec")).get("ports")) if isinstance(sp, dict)
+                   and (sp.get("port") == want.get("number") or (want.get("name") and sp.get("name") == want.get("name")))]
+            pods = t.pods_for(ns, D(D(svc.obj.get("spec")).get("selector"))) if D(svc.obj.get("spec")).get("selector") else []
+            dests = [(p, n, proto(sp)) for sp in sps for p in pods if (n := target_port(sp, p)) is not None]
+            for ctl in controllers:
+                blocks = [t.connection(ctl, d, n, pr) for d, n, pr in dests]
+                if blocks and all(blocks):
+                    out.append(_finding("DD-NET-010", f"{ing.resource.display()} routes to Service "
+                                        f"{backend.get('name')} (port {want.get('number') or want.get('name')}), but "
+                                        f"{blocks[0]} — the ingress controller {_who(ctl)} serves class {cls}",
+                                        ing, where + ("port",)))
+                    break
+    return out
 
 
 def _dns(t: Topology, client: Pod) -> list[Finding]:

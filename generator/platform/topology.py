@@ -39,6 +39,8 @@ class Topology:
         self.endpoints: dict[tuple[str, str], list[Document]] = {}
         self.pods: list[Pod] = []
         self.helm_apps: list[tuple[str, str, str, str, Document]] = []  # (app, release, chart, namespace, doc)
+        self.ingresses: list[Document] = []
+        self.ingress_classes: dict[str, Document] = {}
         self._backed: dict | None = None
         self._connections: dict = {}
         ns_labels: dict[str, dict] = {}
@@ -60,6 +62,10 @@ class Topology:
                 self.configmaps[(ns, name)] = d
             elif kind == "NetworkPolicy":
                 policies.append(d)
+            elif kind == "Ingress":
+                self.ingresses.append(d)
+            elif kind == "IngressClass":
+                self.ingress_classes[name] = d
             elif kind == "Endpoints":
                 self.endpoints.setdefault((ns, name), []).append(d)
             elif kind == "EndpointSlice":
