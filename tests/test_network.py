@@ -485,3 +485,30 @@ def test_fail_ingress_backend_blocked_for_the_controller_of_its_class():
     assert f.line == line_of(text, "port: {name: http}")
     assert run(extra=EDGE + WEB_INGRESS % "3000", data={})[0] == []  # the pod port, not the Service port
     assert only(run(extra=EDGE + WEB_INGRESS % "80", data={})[0], "DD-NET-010")
+
+
+def test_a_service_defect_met_by_several_clients_is_one_finding():
+    # web (API_URL) and a second client both use api, whose selector matches nothing
+    second = """---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: smoke, namespace: shop}
+spec:
+  template:
+    metadata: {labels: {app.kubernetes.io/name: smoke}}
+    spec:
+      containers: [{name: smoke, image: curl:1, env: [{name: TARGET_URL, value: "http://api.shop.svc:8080/health"}]}]
+"""
+    findings, _, _ = run(("  selector: {app.kubernetes.io/name: api}", "  selector: {app.kubernetes.io/name: api-v2}"),
+                         extra=second, data={})
+    got = only(findings, "DD-NET-004")
+    assert len(got) == 1 and "(and 1 more client endpoint(s))" in got[0].message
+
+
+def test_headless_service_clients_use_the_pod_port():
+    headless = DB_SERVICE.replace("spec:\n", "spec:\n  clusterIP: None\n")
+    findings, _, _ = run((DB_SERVICE, headless),
+                         ("jdbc:postgresql://db.shop.svc:5432/app", "jdbc:postgresql://db-0.db.shop.svc.cluster.local:5432/app"))
+    assert findings == []
+    findings, _, _ = run((DB_SERVICE, headless), ("jdbc:postgresql://db.shop.svc:5432/app", "jdbc:postgresql://db.shop.svc:6432/app"))
+    assert "neither the Service nor its pods list that port" in only(findings, "DD-NET-003")[0].message

@@ -138,12 +138,11 @@ def resolve(t: Topology, ep: Endpoint, client: Pod) -> tuple[Target | None, Find
         return None, _finding("DD-NET-004", f"{_who(client)} reaches {name} ({_where(ep)}), but Service "
                               f"{ep.service}'s selector {spec['selector']} matches no pod in namespace "
                               f"{ep.namespace}", svc, ("spec", "selector"))
-    if headless and not chosen:  # a headless name resolves to pod IPs: the client picks the pod port itself
-        dests = [(p, ep.port, "TCP") for p in pods if any(n == ep.port for _, n, _ in p.ports)]
-        if not dests:
+    if headless and ep.port is not None:  # the name resolves to pod IPs: the client's port is the pod port
+        if not chosen and not any(n == ep.port for p in pods for _, n, _ in p.ports):
             return None, _on_client("DD-NET-003", client, ep, f"headless Service {name} on port {ep.port}, but "
-                                    "its pods expose no such containerPort")
-        return Target(svc, dests), None
+                                    "neither the Service nor its pods list that port")
+        return Target(svc, [(p, ep.port, proto(chosen[0]) if chosen else "TCP") for p in pods]), None
     dests = []
     for sp in chosen:
         found = [(p, n, proto(sp)) for p in pods if (n := target_port(sp, p)) is not None]
@@ -194,8 +193,23 @@ def check(docs_or_system, env_data_or_ctx=None, env: str | None = None) -> tuple
     if isinstance(declared, dict) and declared:
         findings = [_config_source(f, declared) for f in findings]
         findings += _declared(t, declared, reached)
-    findings = list({(f.rule_id, f.file, f.line, f.message): f for f in findings}.values())
+    findings = _one_per_defect(findings)
     return sorted(findings, key=Finding.sort_key), {"reachability": {env or "": matrix(t)}}
+
+
+def _one_per_defect(findings: list[Finding]) -> list[Finding]:
+    """A Service defect (DD-NET-004/005) met by several clients is one finding; others dedupe exactly."""
+    groups: dict[tuple, list[Finding]] = {}
+    for f in findings:
+        key = (f.rule_id, f.file, f.line) if f.rule_id in ("DD-NET-004", "DD-NET-005") else \
+            (f.rule_id, f.file, f.line, f.message)
+        groups.setdefault(key, []).append(f)
+    out = []
+    for group in groups.values():
+        more = len({g.message for g in group}) - 1
+        out.append(replace(group[0], message=group[0].message + f" (and {more} more client endpoint(s))")
+                   if more else group[0])
+    return out
 
 
 def _endpoints(t: Topology) -> tuple[list[Finding], set]:
