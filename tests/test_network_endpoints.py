@@ -30,6 +30,8 @@ NAMES = Names(namespaces={"shop", "obs", "kube-system"}, services={"api", "db", 
     ("kafka-0.kafka.data.svc:9092,kafka-1.kafka.data.svc:9092", "KAFKA_BOOTSTRAP_SERVERS",
      [("kafka", "data", 9092, True)] * 2),
     ("cache:6379", "ANYTHING", [("cache", "shop", 6379, False)]),
+    ("dns:///collector.obs.svc.cluster.local:4317", "OTLP_TARGET", [("collector", "obs", 4317, True)]),
+    ("dns://10.0.0.10/collector.obs:4317", "OTLP_TARGET", [("collector", "obs", 4317, True)]),
     ("cache", "CACHE_HOST", [("cache", "shop", None, False)]),
     ("db.shop", "WHATEVER", [("db", "shop", None, True)]),
     ("api.unknownns", "X", [("api", "unknownns", None, True)]),  # a Service of the render, any namespace

@@ -31,6 +31,7 @@ SCHEME_PORTS = {
 # Keys whose bare value is a host name (a dot-less word elsewhere is just a word).
 _HOST_KEY = re.compile(r"(^|[_.-])(HOST|HOSTS|HOSTNAME|SERVER|SERVERS|ADDR|ADDRESS|ENDPOINT|ENDPOINTS|URL|URI|URLS|"
                        r"DSN|BROKER|BROKERS|BOOTSTRAP_SERVERS|UPSTREAM|BACKEND|TARGET)$", re.IGNORECASE)
+_GRPC_DNS_PATH = re.compile(r"/([^/\s?#\"'<>]+)")
 _URL = re.compile(r"(?:jdbc:)?([a-z][a-z0-9+.-]*)://([^/\s?#\"'<>]*)", re.IGNORECASE)
 _HOSTPORT = re.compile(r"^\[?([a-z0-9_.:-]+?)\]?(?::(\d{1,5}))?$", re.IGNORECASE)
 _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -135,7 +136,13 @@ def parse_value(value: str, key: str, client_ns: str, names: Names, sibling_port
         spans.append(m.span())
         scheme = m.group(1).lower()
         default = SCHEME_PORTS.get(scheme.split("+", 1)[0])
-        for host, port in _split_hosts(m.group(2)):
+        authority = m.group(2)
+        if scheme == "dns":  # gRPC target dns:[//resolver]/host:port: the host is in the path
+            target = _GRPC_DNS_PATH.match(value, m.end())
+            authority = target.group(1) if target else ""
+            if target:
+                spans[-1] = (m.start(), target.end())
+        for host, port in _split_hosts(authority):
             got = classify(host, client_ns, names, hostish=True)
             if got:
                 found.append((got[0], got[1], port or default, got[2]))
