@@ -51,6 +51,8 @@ def test_in_cluster_names(value, key, want):
     ("ecommerce", "AMQP_VHOST"),
     ("1.5", "RATIO"),
     ("db", "DATABASE_NAME"),  # a bare word is a host only under a host-like key
+    ("none", "CALLBACK_URL"),
+    ("redis", "CACHE_BACKEND"),  # a backend *type*, not a host
     ("pod.obs.pod.cluster.local", "X"),
     ("redis:7", "REDIS_IMAGE"),  # an image reference, not host:port
     ("12:30", "BACKUP_AT"),  # Service names start with a letter
@@ -94,6 +96,11 @@ spec:
             - name: CACHE_ADDR
               valueFrom:
                 configMapKeyRef: {name: report-config, key: cache}
+            - name: QUEUE_HOST
+              value: rabbit
+            - name: QUEUE_PORT
+              valueFrom:
+                configMapKeyRef: {name: report-config, key: queue-port}
             envFrom:
             - configMapRef: {name: report-env}
               prefix: R_
@@ -108,7 +115,7 @@ spec:
 apiVersion: v1
 kind: ConfigMap
 metadata: {name: report-config, namespace: shop}
-data: {cache: "cache:6379"}
+data: {cache: "cache:6379", queue-port: "5671"}
 ---
 apiVersion: v1
 kind: ConfigMap
@@ -140,6 +147,7 @@ def test_every_source_of_a_workload_and_its_lines():
         ("target", "db", "shop", 5432),            # --flag=value argument of an init container
         ("args", "api", "shop", 8080),             # URL inside a free-text argument
         ("DB_HOST", "db", "shop", 5432),           # bare host + sibling *_PORT
+        ("QUEUE_HOST", "rabbit", "shop", 5671),    # sibling *_PORT from a configMapKeyRef
         ("CACHE_ADDR", "cache", "shop", 6379),     # configMapKeyRef
         ("R_QUEUE_URL", "rabbit", "shop", 5672),   # envFrom with prefix
         ("app.yaml", "collector", "obs", 4317),    # mounted ConfigMap file

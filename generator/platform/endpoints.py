@@ -30,7 +30,10 @@ SCHEME_PORTS = {
 }
 # Keys whose bare value is a host name (a dot-less word elsewhere is just a word).
 _HOST_KEY = re.compile(r"(^|[_.-])(HOST|HOSTS|HOSTNAME|SERVER|SERVERS|ADDR|ADDRESS|ENDPOINT|ENDPOINTS|URL|URI|URLS|"
-                       r"DSN|BROKER|BROKERS|BOOTSTRAP_SERVERS|UPSTREAM|BACKEND|TARGET)$", re.IGNORECASE)
+                       r"DSN|BROKER|BROKERS|BOOTSTRAP_SERVERS|UPSTREAM)$", re.IGNORECASE)
+# Words that fill a host-like key without naming a host.
+_NOT_A_HOST = frozenset({"none", "null", "nil", "true", "false", "yes", "no", "on", "off", "enabled", "disabled",
+                         "default", "auto", "any", "all", "unset", "changeme", "todo"})
 _GRPC_DNS_PATH = re.compile(r"/([^/\s?#\"'<>]+)")
 _URL = re.compile(r"(?:jdbc:)?([a-z][a-z0-9+.-]*)://([^/\s?#\"'<>]*)", re.IGNORECASE)
 _HOSTPORT = re.compile(r"^\[?([a-z0-9_.:-]+?)\]?(?::(\d{1,5}))?$", re.IGNORECASE)
@@ -100,7 +103,7 @@ def _classify(host: str, client_ns: str, names: Names, hostish: bool) -> tuple[s
         if labels[1] in names.namespaces or labels[0] in names.services:
             return labels[0], labels[1], True
         return None
-    if len(labels) == 1 and hostish:
+    if len(labels) == 1 and hostish and labels[0] not in _NOT_A_HOST:
         return labels[0], client_ns, False
     return None
 
@@ -240,6 +243,9 @@ def workload_endpoints(doc: Document, configmaps: dict[tuple[str, str], Document
             for e in L(c.get("env")):
                 if isinstance(e, dict) and isinstance(e.get("value"), str):
                     values[str(e.get("name"))] = e["value"]
+                ref = D(D(D(e).get("valueFrom")).get("configMapKeyRef"))
+                if ref:
+                    values[str(D(e).get("name"))] = cm_values(str(ref.get("name") or ""))[1].get(str(ref.get("key")), "")
             for ei, e in enumerate(L(c.get("env"))):
                 if not isinstance(e, dict):
                     continue
