@@ -18,7 +18,7 @@ What is relied on (https://kubernetes.io/docs/concepts/services-networking/netwo
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..core import Document
 
@@ -62,8 +62,6 @@ class External:
     """A destination outside the pod network: an ExternalName target or Endpoints IPs."""
 
     host: str  # a host name (IP unknown) or an IP address
-    namespace: str = ""
-    labels: dict = field(default_factory=dict)
 
     @property
     def id(self) -> str:
