@@ -50,10 +50,10 @@ def test_pass_base_tree_is_clean_and_matrix_shows_the_open_paths():
     assert m["shop/Deployment/api"]["shop/StatefulSet/db"]["allowed"] == ["5432/TCP"]
     assert m["shop/Deployment/web"]["obs/Deployment/collector"]["allowed"] == ["4317/TCP"]
     blocked = m["shop/Deployment/web"]["shop/StatefulSet/db"]
-    assert blocked["allowed"] == [] and "egress of shop/Deployment/web" in blocked["blocked"][0]
+    assert blocked == {"allowed": [], "blocked": {"5432/TCP": "egress: allow-dns, default-deny, web"}}
     # obs is not isolated: the collector may reach anything, but shop's ingress still decides
     assert m["obs/Deployment/collector"]["shop/Deployment/api"]["allowed"] == []
-    assert "ingress of shop/Deployment/api" in m["obs/Deployment/collector"]["shop/Deployment/api"]["blocked"][0]
+    assert m["obs/Deployment/collector"]["shop/Deployment/api"]["blocked"] == {"8080/TCP": "ingress: api, default-deny"}
 
 
 def test_fail_endpoint_resolves_nowhere():

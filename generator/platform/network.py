@@ -380,7 +380,7 @@ def _declared(t: Topology, declared: dict, reached: set) -> list[Finding]:
 
 
 def matrix(t: Topology) -> dict:
-    """{"workloads": [...], "matrix": {client: {server: {"allowed": [...], "blocked": [...]}}}}.
+    """{"workloads": [...], "matrix": {client: {server: {"allowed": [ports], "blocked": {port: why}}}}}.
 
     Servers are the workloads behind a Service and every ExternalName Service (egress only).
     """
@@ -401,11 +401,12 @@ def matrix(t: Topology) -> dict:
 
 
 def _cell(t: Topology, client: Pod, dests: list) -> dict:
-    allowed, blocked = [], []
+    """{"allowed": ["8080/TCP"], "blocked": {"9090/TCP": "ingress: policy-a, policy-b"}}."""
+    allowed, blocked = [], {}
     for dest, port, pr in dests:
-        why = t.connection(client, dest, port, pr)
-        if why is None:
+        verdict = t.verdict(client, dest, port, pr)
+        if verdict is None:
             allowed.append(f"{port}/{pr}")
         else:
-            blocked.append(why)
-    return {"allowed": allowed, "blocked": blocked}
+            blocked.setdefault(f"{port}/{pr}", f"{verdict[0]}: {', '.join(verdict[1])}")
+    return {"allowed": sorted(set(allowed), key=allowed.index), "blocked": blocked}

@@ -168,23 +168,31 @@ class Topology:
 
     def connection(self, client: Pod, dest, port: int, protocol: str = "TCP") -> str | None:
         """None when client -> dest:port is allowed by both sides; otherwise why it is blocked."""
-        key = (client.id, dest.id, port, protocol)
-        if key not in self._connections:
-            self._connections[key] = self._connection(client, dest, port, protocol)
-        return self._connections[key]
-
-    def _connection(self, client: Pod, dest, port: int, protocol: str) -> str | None:
-        ok, names = self.policies.allows("Egress", client, dest, dest, port, protocol)
-        if not ok:
+        blocked = self.verdict(client, dest, port, protocol)
+        if blocked is None:
+            return None
+        side, names = blocked
+        if side == "egress":
             return (f"egress of {client.id} (NetworkPolicy {', '.join(names)}) does not allow {dest.id} "
                     f"port {port}/{protocol}")
+        return (f"ingress of {dest.id} (NetworkPolicy {', '.join(names)}) does not allow {client.id} "
+                f"on port {port}/{protocol}")
+
+    def verdict(self, client: Pod, dest, port: int, protocol: str = "TCP") -> tuple[str, list[str]] | None:
+        """None when allowed, else ("egress" | "ingress", the isolating policies of that side)."""
+        key = (client.id, dest.id, port, protocol)
+        if key not in self._connections:
+            self._connections[key] = self._verdict(client, dest, port, protocol)
+        return self._connections[key]
+
+    def _verdict(self, client: Pod, dest, port: int, protocol: str) -> tuple[str, list[str]] | None:
+        ok, names = self.policies.allows("Egress", client, dest, dest, port, protocol)
+        if not ok:
+            return "egress", names
         if isinstance(dest, External) or dest.labels is None:
             return None  # outside the pod network, or a chart not expanded: only egress is known
         ok, names = self.policies.allows("Ingress", dest, client, dest, port, protocol)
-        if not ok:
-            return (f"ingress of {dest.id} (NetworkPolicy {', '.join(names)}) does not allow {client.id} "
-                    f"on port {port}/{protocol}")
-        return None
+        return None if ok else ("ingress", names)
 
 
 def proto(port_entry: dict) -> str:
