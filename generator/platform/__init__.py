@@ -1,1 +1,1 @@
-"""Whole-platform checks: the render as ArgoCD, Helm and the cluster network would see it."""
+"""The platform the render becomes: ArgoCD sync, identity and reachability, modelled offline."""
