@@ -69,7 +69,7 @@ def _context(root: Path, env_name: str | None, platform: Platform | None, opts: 
              warn: Callable[[str], None]) -> GateContext:
     env = platform.environments[env_name] if platform and env_name else None
     threshold = opts.threshold or (env.threshold if env else Severity.HIGH)
-    env_data = env.gate_data() if env else {}
+    env_data = env.gate_data(platform.services) if env and platform else {}
     if env and platform:
         # The platform engine judges secret paths against the other envs and IAM roles against this one's.
         env_data = {**env_data, "environments": sorted(platform.environments),

@@ -74,6 +74,18 @@ class Service:
         """SourceRef for a key in the service file, falling back to the service name line."""
         return SourceRef(self.source.file, self.lines.get(dotted, self.source.line))
 
+    def declared_deps(self, namespace: str) -> dict:
+        """Dependencies as the connectivity check reads them, with the lines that declare them."""
+        lines = {}
+        for group, names in (("services", self.depends_on_services), ("datastores", self.datastores),
+                             ("queues", self.queues)):
+            for i, dep in enumerate(names):
+                lines[dep] = self.line_of(f"spec.dependsOn.{group}[{i}]").line
+        return {"namespace": namespace, "dependsOn": list(self.depends_on_services),
+                "datastores": list(self.datastores), "queues": list(self.queues),
+                "file": self.source.file, "line": self.line_of("spec.dependsOn").line, "lines": lines,
+                "configLines": {k: self.line_of(f"spec.config.{k}").line for k in self.config}}
+
     @property
     def primary_port(self) -> Port:
         return self.ports[0]
@@ -146,15 +158,19 @@ class Environment:
         """The version label: the tag part, never the digest."""
         return self.version(service.name).split("@", 1)[0]
 
-    def gate_data(self) -> dict:
-        """What the Rego policies see as input.env."""
-        return {
+    def gate_data(self, services: Mapping[str, "Service"] | None = None) -> dict:
+        """What the gates see as input.env; with `services`, their declared dependencies
+        (the platform engine's connectivity check compares them with what is reachable)."""
+        data = {
             "name": self.name,
             "allowedRegistries": list(self.registries),
             "requireDigest": self.image_policy == "digest",
             "allowedServiceTypes": list(self.allowed_service_types),
             "requiredLabels": ["app.kubernetes.io/name", "app.kubernetes.io/part-of", "app.kubernetes.io/managed-by"],
         }
+        if services is not None:
+            data["services"] = {name: s.declared_deps(self.namespace) for name, s in sorted(services.items())}
+        return data
 
 
 @dataclass(frozen=True)
