@@ -391,3 +391,73 @@ def field_line(doc: Document, path: Iterable[str | int]) -> int | None:
         else:
             break
     return line + 1 + offset
+
+
+@functools.lru_cache(maxsize=4096)
+def _span_map(text: str) -> tuple[int, dict[tuple, tuple[int, int]]] | None:
+    """(first line of the object, {JSON path: (line, end_line)}) for one document's text, 0-based.
+
+    A mapping entry spans its key's line to the end of its value; a list item its own lines.
+    End lines skip the blank and comment lines a block collection's end mark swallows.
+    """
+    root = _first_node(text)
+    if root is None:
+        return None
+    lines = text.split("\n")
+
+    def end_of(node, start: int) -> int:
+        # A block collection's end mark sits at the next token (the next list item's
+        # dash, the next key): its last line is that of its last descendant instead.
+        while isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.value and node.flow_style is not True:
+            last = node.value[-1]
+            node = last[1] if isinstance(last, tuple) else last
+        end = node.end_mark.line - (1 if node.end_mark.column == 0 and node.end_mark.line > start else 0)
+        while end > start and (not lines[end].strip() or lines[end].lstrip().startswith("#")):
+            end -= 1
+        return max(end, start)
+
+    spans: dict[tuple, tuple[int, int]] = {(): (root.start_mark.line, end_of(root, root.start_mark.line))}
+    stack: list[tuple[tuple, yaml.Node]] = [((), root)]
+    seen: set[int] = set()
+    while stack:
+        path, node = stack.pop()
+        if id(node) in seen:  # an alias: its spans are the anchor's
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode):
+                    sub = path + (k.value,)
+                    spans[sub] = (k.start_mark.line, end_of(v, k.start_mark.line))
+                    stack.append((sub, v))
+        elif isinstance(node, yaml.SequenceNode):
+            for n, item in enumerate(node.value):
+                sub = path + (n,)
+                spans[sub] = (item.start_mark.line, end_of(item, item.start_mark.line))
+                stack.append((sub, item))
+    return root.start_mark.line, spans
+
+
+def field_span(doc: Document, path: Iterable[str | int]) -> tuple[int, int] | None:
+    """(line, end_line), 1-based in `doc.file`, of the deepest existing prefix of `path`.
+
+    A rule that judges a missing field (no `readOnlyRootFilesystem`) names the path it
+    wanted; the finding then points at the nearest ancestor that exists (the container).
+    Returns None when the document's text is unknown or does not parse.
+    """
+    if not doc.text:
+        return None
+    got = _span_map(doc.text)
+    if got is None:
+        return None
+    root_line, spans = got
+    offset = doc.line - (root_line + 1)
+    key: tuple = ()
+    best = spans[()]
+    for part in path:
+        part = part if isinstance(part, int) and not isinstance(part, bool) else str(part)
+        nxt = key + (part,)
+        if nxt not in spans:
+            break
+        key, best = nxt, spans[nxt]
+    return best[0] + 1 + offset, best[1] + 1 + offset

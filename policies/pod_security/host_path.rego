@@ -15,9 +15,9 @@ package drydock.rules.host_path
 import data.drydock.lib.k8s
 import rego.v1
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": k8s.at(p, ["volumes", n, "hostPath"])} if {
 	some i, p in k8s.pods
-	some v in object.get(p.spec, "volumes", [])
+	some n, v in object.get(p.spec, "volumes", [])
 	path := v.hostPath.path
 	msg := sprintf("volume \"%s\" mounts hostPath %s from the node", [object.get(v, "name", "<unnamed>"), path])
 }

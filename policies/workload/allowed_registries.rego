@@ -10,12 +10,13 @@
 #   id: DD-WKL-010
 #   severity: HIGH
 #   fix: Mirror the image into an allowed registry and reference it from there, or add the registry to allowedRegistries.
+#   trivy: [KSV-0125]
 package drydock.rules.allowed_registries
 
 import data.drydock.lib.k8s
 import rego.v1
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": k8s.in_container(p, e, ["image"])} if {
 	allowed := input.env.allowedRegistries
 	some i, p in k8s.pods
 	some e in k8s.containers(p.spec)

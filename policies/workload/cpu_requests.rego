@@ -14,7 +14,7 @@ package drydock.rules.cpu_requests
 import data.drydock.lib.k8s
 import rego.v1
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": k8s.in_container(p, e, ["resources", "requests", "cpu"])} if {
 	some i, p in k8s.pods
 	some e in k8s.app_containers(p.spec)
 	not has_value(e.container)

@@ -18,9 +18,9 @@ import rego.v1
 
 socket := `(^|/)(docker|containerd|crio|cri-dockerd)\.sock$`
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": k8s.at(p, ["volumes", n, "hostPath", "path"])} if {
 	some i, p in k8s.pods
-	some v in object.get(p.spec, "volumes", [])
+	some n, v in object.get(p.spec, "volumes", [])
 	path := trim_suffix(v.hostPath.path, "/")
 	regex.match(socket, path)
 	msg := sprintf("volume \"%s\" mounts the container runtime socket %s from the node", [object.get(v, "name", "<unnamed>"), path])

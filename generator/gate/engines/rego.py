@@ -30,7 +30,8 @@ from urllib.parse import urlparse
 import yaml
 
 from ...errors import EngineError, InputError, Problem
-from ...core import Document, Finding, Severity
+from ...core import Document, Finding, Severity, scope_path, source_for
+from ...yamlio import field_span
 
 RULES_ROOT = "drydock.rules"
 QUERY = "data." + RULES_ROOT
@@ -327,6 +328,18 @@ def _deny_of(value: dict, rule: Rule) -> Any:
     return node.get("deny") if isinstance(node, dict) else None
 
 
+def _judged_path(item: dict, rule: Rule, engine: str) -> tuple | None:
+    """The deny entry's `path` (keys and list indexes of the field the rule judged), if any."""
+    raw = item.get("path")
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not all(isinstance(p, (str, int, float)) and not isinstance(p, bool) for p in raw):
+        raise EngineError(Problem(f"{engine}: rule {rule.id} returned path {json.dumps(raw)[:200]}; "
+                                  "a deny entry's path must be an array of keys and list indexes",
+                                  file=str(rule.file), line=rule.line, hint="fix the rule's deny head"))
+    return tuple(int(p) if isinstance(p, float) and p.is_integer() else p for p in raw)
+
+
 def findings_from_result(value: dict, bundle: PolicyBundle, docs: Sequence[Document], engine: str) -> list[Finding]:
     """Map `data.drydock.rules` to Findings; a rule missing from the result is an EngineError."""
     value = _check_result(value, bundle, engine)
@@ -349,10 +362,15 @@ def findings_from_result(value: dict, bundle: PolicyBundle, docs: Sequence[Docum
                                           "each deny entry must be {\"msg\": string, \"doc\": index into input.documents}",
                                           file=str(rule.file), line=rule.line, hint="fix the rule's deny head"))
             doc = docs[idx]
+            path = _judged_path(item, rule, engine)
+            span = field_span(doc, path) if path else None
+            line, end_line = span if span else (doc.line, None)
+            scope = field_span(doc, scope_path(path))
             out.append((idx, rule.id, msg, Finding(
                 rule_id=rule.id, title=rule.title, severity=rule.severity, message=msg, engine=engine,
-                resource=doc.resource, file=doc.file, line=doc.line, source=doc.source,
-                related_ids=rule.trivy_ids, fix=rule.fix, url=rule.url,
+                resource=doc.resource, file=doc.file, line=line, end_line=end_line if end_line != line else None,
+                source=source_for(doc, path), related_ids=rule.trivy_ids, fix=rule.fix, url=rule.url, path=path,
+                scope=scope,
             )))
     out.sort(key=lambda t: t[:3])
     return [f for *_, f in out]
