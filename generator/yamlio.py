@@ -335,7 +335,7 @@ def parse_manifests(content: str, file: str) -> list[Document]:
                 pass
             if m is not None:
                 source = SourceRef(m.group(1), 1)
-            if obj.get("kind") == "List" and isinstance(obj.get("items"), list):
+            if is_list_kind(obj):
                 items_node = next((v for k, v in node.value if k.value == "items"), None)
                 for i, item in enumerate(obj["items"]):
                     item_node = items_node.value[i] if items_node is not None else node
@@ -343,7 +343,7 @@ def parse_manifests(content: str, file: str) -> list[Document]:
                     if not isinstance(item, dict):
                         raise InputError(Problem(f"List item {i} is not a mapping", file=file, line=item_line,
                                                  hint=_HINT_MAPPING))
-                    docs.append(Document(file, item_line, item, source, _node_text(content, item_node)))
+                    docs.append(Document(file, item_line, list_item(obj, item), source, _node_text(content, item_node)))
                 continue
             docs.append(Document(file, line, obj, source, _node_text(content, node)))
     except yaml.YAMLError as e:
@@ -351,6 +351,22 @@ def parse_manifests(content: str, file: str) -> list[Document]:
     finally:
         loader.dispose()
     return docs
+
+
+def is_list_kind(obj: dict) -> bool:
+    """`kind: List` or a typed list (`DeploymentList`, `PodList`, ...) with an items array."""
+    kind = obj.get("kind")
+    return isinstance(kind, str) and kind.endswith("List") and isinstance(obj.get("items"), list)
+
+
+def list_item(lst: dict, item: dict) -> dict:
+    """An item of a list as the object it stands for: items of a typed list
+    (`kind: DeploymentList`) may leave out their kind and apiVersion, which the list implies."""
+    kind = lst.get("kind")
+    if kind == "List" or not isinstance(item, dict) or ("kind" in item and "apiVersion" in item):
+        return item
+    implied = {"apiVersion": lst.get("apiVersion"), "kind": kind[:-len("List")]}
+    return {**{k: v for k, v in implied.items() if k not in item}, **item}
 
 
 def _first_node(text: str) -> yaml.Node | None:
