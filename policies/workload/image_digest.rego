@@ -15,7 +15,7 @@ import data.drydock.lib.images
 import data.drydock.lib.k8s
 import rego.v1
 
-deny contains {"msg": msg, "doc": i, "path": k8s.in_container(p, e, ["image"])} if {
+deny contains {"msg": msg, "doc": i, "path": k8s.in_container(p, e, ["image", "tag"])} if {
 	input.env.requireDigest == true
 	some i, p in k8s.pods
 	some e in k8s.containers(p.spec)

@@ -16,7 +16,7 @@ import data.drydock.lib.images
 import data.drydock.lib.k8s
 import rego.v1
 
-deny contains {"msg": msg, "doc": i, "path": k8s.in_container(p, e, ["image"])} if {
+deny contains {"msg": msg, "doc": i, "path": k8s.in_container(p, e, ["image", "tag"])} if {
 	some i, p in k8s.pods
 	some e in k8s.containers(p.spec)
 	image := e.container.image
@@ -25,7 +25,7 @@ deny contains {"msg": msg, "doc": i, "path": k8s.in_container(p, e, ["image"])} 
 	msg := sprintf("%s image %s has no tag (it means :latest)", [k8s.describe(e), image])
 }
 
-deny contains {"msg": msg, "doc": i, "path": k8s.in_container(p, e, ["image"])} if {
+deny contains {"msg": msg, "doc": i, "path": k8s.in_container(p, e, ["image", "tag"])} if {
 	some i, p in k8s.pods
 	some e in k8s.containers(p.spec)
 	image := e.container.image
