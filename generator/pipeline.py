@@ -129,17 +129,72 @@ def check_paths(root: Path, paths: Sequence[str], env: str | None, opts: GateOpt
                 progress: Callable[[str], None] = lambda m: None,
                 warn: Callable[[str], None] = lambda m: None, stdin=None,
                 shard: tuple[int, int] | None = None) -> Report:
-    """Gate arbitrary manifests (files, dirs, '-' for stdin) with an env's settings or safe defaults."""
-    from .yamlio import read_manifests
+    """Gate arbitrary manifests (files, dirs, '-' for stdin) with an env's settings or safe defaults.
+
+    Whose settings apply:
+    * `--env ENV`: that environment's (registries, threshold, ...) and the repo's waivers;
+    * else a file under `rendered/<env>/` of this repo implies that env (the report says so);
+    * else foreign defaults: no environment settings and no repo waivers (unless --waivers).
+    A file that does not parse is a blocking DD-INPUT-001 finding; every other file is still gated.
+    """
+    from .gate.catalogue import input_finding
+    from .gate.runner import shard_of
+    from .yamlio import read_manifests_tolerant
 
     root = Path(root)
-    platform = load_project(root) if env else None
-    if platform:
-        platform.environment(env)
-    docs = read_manifests(paths, stdin=stdin)
-    ctx = _context(root, env, platform, opts, warn)
-    reports = run_gates({env: docs}, {env: ctx}, opts.engines, _waivers(root, opts), progress, shard=shard)
-    return reports[env]
+    docs, problems = read_manifests_tolerant(paths, stdin=stdin)
+    by_env: dict[str | None, list] = {}
+    inferred: dict[str, str] = {}
+    if env:
+        by_env[env] = docs
+    else:
+        for d in docs:
+            implied = implied_env(root, d.file)
+            by_env.setdefault(implied, []).append(d)
+            if implied:
+                inferred[implied] = f"rendered/{implied}/"
+    named = [e for e in by_env if e]
+    platform = load_project(root) if named else None
+    for e in named:
+        platform.environment(e)
+    reports = []
+    if named:
+        contexts = {e: _context(root, e, platform, opts, warn) for e in named}
+        got = run_gates({e: by_env[e] for e in named}, contexts, opts.engines, _waivers(root, opts), progress, shard=shard)
+        reports += [got[e] for e in named]
+    if None in by_env or not named:
+        foreign = by_env.get(None, [])
+        waivers = _waivers(root, opts) if opts.waivers_file else []
+        reports.append(run_gates({None: foreign}, {None: _context(root, None, None, opts, warn)}, opts.engines,
+                                 waivers, progress, shard=shard)[None])
+    report = Report.combine(reports) if len(reports) > 1 else reports[0]
+    bad = [input_finding(p) for p in problems if shard is None or shard_of(p.file or "", shard[1]) == shard[0]]
+    if bad:
+        report.findings = sorted(report.findings + bad, key=lambda f: f.sort_key())
+        if report.combined_blocking is not None:
+            report.combined_blocking += bad
+    report.extras["settings"] = {
+        "env": env or (", ".join(sorted(named)) if named else None),
+        "from": "--env" if env else (f"paths under {', '.join(inferred[e] for e in sorted(inferred))}" if inferred else None),
+        "foreign_files": len({d.file for d in by_env.get(None, [])}) if not env else 0,
+        "note": ("files outside rendered/<env>/ are checked with default settings: no environment registries or "
+                 "thresholds, no repository waivers" if not env and None in by_env else ""),
+    }
+    return report
+
+
+def implied_env(root: Path, file: str) -> str | None:
+    """The environment a manifest belongs to: `rendered/<env>/...` of this repo, when that env exists."""
+    if file in ("-", "<stdin>"):
+        return None
+    try:
+        rel = Path(os.path.abspath(file)).relative_to(Path(os.path.abspath(root)) / "rendered")
+    except ValueError:
+        return None
+    if len(rel.parts) < 2:
+        return None
+    name = rel.parts[0]
+    return name if (root / "environments" / f"{name}.yaml").is_file() else None
 
 
 def policy_findings_at(root: Path, ref: str | None, env: str | None, opts: GateOptions) -> list:

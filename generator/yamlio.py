@@ -117,6 +117,20 @@ def expand_paths(paths: Sequence[str | Path]) -> list[str]:
     return out
 
 
+def read_manifests_tolerant(paths: Sequence[str | Path], stdin: IO[str] | None = None) -> tuple[list[Document], list[Problem]]:
+    """Like `read_manifests`, but a file that cannot be read or parsed is skipped and its
+    problem returned instead of raised (`drydock check DIR` reports it and gates the rest).
+    A missing path or a folder without YAML still raises: that is a wrong command line."""
+    problems: list[Problem] = []
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _read(paths, stdin, problems), problems
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
 def read_manifests(paths: Sequence[str | Path], stdin: IO[str] | None = None) -> list[Document]:
     """Read Kubernetes manifests from files, directories (recursive) and `-` (stdin).
 
@@ -135,25 +149,33 @@ def read_manifests(paths: Sequence[str | Path], stdin: IO[str] | None = None) ->
             gc.enable()
 
 
-def _read(paths: Sequence[str | Path], stdin: IO[str] | None) -> list[Document]:
+def _read(paths: Sequence[str | Path], stdin: IO[str] | None, problems: list[Problem] | None = None) -> list[Document]:
     docs: list[Document] = []
     for f in expand_paths(paths):
-        if f == "-":
-            stream = stdin if stdin is not None else sys.stdin
-            docs.extend(parse_manifests(stream.read(), "<stdin>"))
-            continue
-        shown = display_path(f)
         try:
-            with open(f, "rb") as fh:  # bytes + decode: measurably cheaper than a text-mode reader
-                text = fh.read().decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise InputError(Problem(f"file is not UTF-8 text ({e.reason} at byte {e.start})", file=shown,
-                                     hint="save the manifest as UTF-8")) from None
-        except OSError as e:
-            raise InputError(Problem(f"cannot read file: {e.strerror}", file=shown,
-                                     hint="check the path and its permissions")) from None
-        docs.extend(parse_manifests(text, shown))
+            docs.extend(_read_one(f, stdin))
+        except InputError as e:
+            if problems is None:
+                raise
+            problems.extend(e.problems)
     return docs
+
+
+def _read_one(f: str, stdin: IO[str] | None) -> list[Document]:
+    if f == "-":
+        stream = stdin if stdin is not None else sys.stdin
+        return parse_manifests(stream.read(), "<stdin>")
+    shown = display_path(f)
+    try:
+        with open(f, "rb") as fh:  # bytes + decode: measurably cheaper than a text-mode reader
+            text = fh.read().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(Problem(f"file is not UTF-8 text ({e.reason} at byte {e.start})", file=shown,
+                                 hint="save the manifest as UTF-8")) from None
+    except OSError as e:
+        raise InputError(Problem(f"cannot read file: {e.strerror}", file=shown,
+                                 hint="check the path and its permissions")) from None
+    return parse_manifests(text, shown)
 
 
 def _reader_line(err: yaml.reader.ReaderError, content: str) -> int:

@@ -25,8 +25,20 @@ waivers:
 def _check(tmp_path: Path, waiver: str) -> tuple[int, dict, str]:
     (tmp_path / "legacy.yaml").write_text(PRIVILEGED)
     (tmp_path / "waivers.yaml").write_text(waiver)
-    r = run_drydock("check", "legacy.yaml", "--engines", "policy", "--format", "json", cwd=tmp_path)
+    # Foreign manifests (no --env, not under rendered/<env>/) get the repo's waivers only when named.
+    r = run_drydock("check", "legacy.yaml", "--engines", "policy", "--format", "json", "--waivers", "waivers.yaml",
+                    cwd=tmp_path)
     return r.code, json.loads(r.out) if r.out.strip() else {}, r.err
+
+
+def test_repo_waivers_do_not_apply_to_foreign_manifests_unless_named(tmp_path: Path):
+    (tmp_path / "legacy.yaml").write_text(PRIVILEGED)
+    (tmp_path / "waivers.yaml").write_text(WAIVER.format(rule="DD-PSS-001", name="legacy", expires="2099-01-01"))
+    r = run_drydock("check", "legacy.yaml", "--engines", "policy", "--format", "json", cwd=tmp_path)
+    report = json.loads(r.out)
+    assert r.code == 1 and "DD-PSS-001" in _blocking_ids(report)
+    assert not any(f["rule_id"].startswith("DD-WAIVER") for f in report["findings"])  # nor fail as unused
+    assert report["settings"]["env"] is None and "no repository waivers" in report["settings"]["note"]
 
 
 def _blocking_ids(report: dict) -> set[str]:
@@ -50,7 +62,7 @@ def test_a_valid_waiver_turns_the_blocking_finding_into_a_waived_one(tmp_path: P
 def test_a_waiver_also_matches_the_trivy_id_of_the_same_defect(tmp_path: Path):
     (tmp_path / "legacy.yaml").write_text(PRIVILEGED)
     (tmp_path / "waivers.yaml").write_text(WAIVER.format(rule="KSV-0017", name="leg*", expires="2099-01-01"))
-    r = run_drydock("check", "legacy.yaml", "--format", "json", cwd=tmp_path)
+    r = run_drydock("check", "legacy.yaml", "--format", "json", "--waivers", "waivers.yaml", cwd=tmp_path)
     f = next(f for f in json.loads(r.out)["findings"] if f["rule_id"] == "DD-PSS-001")
     assert f["waived"] is not None and "KSV-0017" in f["related_ids"]
 

@@ -9,7 +9,8 @@
 # custom:
 #   id: DD-WKL-010
 #   severity: HIGH
-#   fix: Mirror the image into an allowed registry and reference it from there, or add the registry to allowedRegistries.
+#   fix: Mirror the image into a registry the environment trusts and set the container's image to it.
+#   fix_input: Set spec.image in the services/ file to an image under one of spec.images.registries in environments/<env>.yaml, or add its registry there.
 #   trivy: [KSV-0125]
 package drydock.rules.allowed_registries
 

@@ -7,7 +7,8 @@
 # custom:
 #   id: DD-WKL-002
 #   severity: LOW
-#   fix: Set resources.requests.cpu on the container (drydock sets memory requests equal to limits).
+#   fix: Set resources.requests.cpu on the container.
+#   fix_input: Set spec.resources.cpu in environments/<env>.yaml (or spec.overrides.<env>.cpu in the services/ file); drydock renders requests equal to limits.
 #   trivy: [KSV-0015]
 package drydock.rules.cpu_requests
 

@@ -8,7 +8,8 @@
 # custom:
 #   id: DD-WKL-009
 #   severity: MEDIUM
-#   fix: Reference the image as name:tag@sha256:<digest> (the services/ file's image field takes the digest).
+#   fix: Reference the container image as name:tag@sha256:<digest>.
+#   fix_input: Pin this service's entry under spec.images.versions in environments/<env>.yaml as version@sha256:digest.
 package drydock.rules.image_digest
 
 import data.drydock.lib.images

@@ -8,7 +8,8 @@
 # custom:
 #   id: DD-WKL-008
 #   severity: MEDIUM
-#   fix: Use an explicit version tag (and ideally a digest), e.g. registry.example.com/shop/app:1.4.2@sha256:...
+#   fix: Set the container image to an explicit version tag, ideally with a digest (name:1.4.2@sha256:...).
+#   fix_input: Set this service's entry under spec.images.versions in environments/<env>.yaml to an explicit version (ideally version@sha256:digest).
 #   trivy: [KSV-0013]
 package drydock.rules.image_tag
 

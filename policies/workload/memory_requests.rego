@@ -7,7 +7,8 @@
 # custom:
 #   id: DD-WKL-004
 #   severity: LOW
-#   fix: Set resources.requests.memory on the container (drydock sets memory requests equal to limits).
+#   fix: Set resources.requests.memory on the container.
+#   fix_input: Set spec.resources.memory in environments/<env>.yaml (or spec.overrides.<env>.memory in the services/ file); drydock renders requests equal to limits.
 #   trivy: [KSV-0016]
 package drydock.rules.memory_requests
 

@@ -59,6 +59,12 @@ class Rule:
     package: str  # e.g. drydock.rules.privileged
     file: Path
     line: int = 1  # line of the `package` statement
+    fix_input: str = ""  # the fix in drydock's own input files, for resources drydock rendered
+
+    def fix_for(self, doc: Document) -> str:
+        """The fix as whoever runs the check applies it: the input key for a resource drydock
+        rendered (it has a source), the manifest field otherwise."""
+        return self.fix_input if self.fix_input and doc.source is not None else self.fix
 
 
 @dataclass(frozen=True)
@@ -259,6 +265,7 @@ def _parse_rule(pf: PolicyFile, package_line: int) -> Rule:
         id=rid, title=title, description=" ".join(str(meta.get("description") or "").split()),
         severity=severity, fix=" ".join(str(custom.get("fix") or "").split()), url=url,
         trivy_ids=tuple(str(t) for t in trivy), package=pf.package, file=pf.path, line=package_line,
+        fix_input=" ".join(str(custom.get("fix_input") or "").split()),
     )
 
 
@@ -369,7 +376,7 @@ def findings_from_result(value: dict, bundle: PolicyBundle, docs: Sequence[Docum
             out.append((idx, rule.id, msg, Finding(
                 rule_id=rule.id, title=rule.title, severity=rule.severity, message=msg, engine=engine,
                 resource=doc.resource, file=doc.file, line=line, end_line=end_line if end_line != line else None,
-                source=source_for(doc, path), related_ids=rule.trivy_ids, fix=rule.fix, url=rule.url, path=path,
+                source=source_for(doc, path), related_ids=rule.trivy_ids, fix=rule.fix_for(doc), url=rule.url, path=path,
                 scope=scope,
             )))
     out.sort(key=lambda t: t[:3])
