@@ -143,6 +143,9 @@ def check_paths(root: Path, paths: Sequence[str], env: str | None, opts: GateOpt
 
     root = Path(root)
     docs, problems = read_manifests_tolerant(paths, stdin=stdin)
+    # A `# Source:` header only helps where that input file exists: elsewhere (a rendered file
+    # copied out of its repo) fixes must name the manifest's own fields.
+    docs = [d if d.source is None or (root / d.source.file).is_file() else replace(d, source=None) for d in docs]
     by_env: dict[str | None, list] = {}
     inferred: dict[str, str] = {}
     if env:

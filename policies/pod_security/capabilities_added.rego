@@ -10,7 +10,7 @@
 #   id: DD-PSS-007
 #   severity: HIGH
 #   fix: Remove the capability from securityContext.capabilities.add; only NET_BIND_SERVICE may be added.
-#   trivy: [KSV-0022, KSV-0106]
+#   trivy: [KSV-0022, KSV-0005, KSV-0106]
 package drydock.rules.capabilities_added
 
 import data.drydock.lib.k8s

@@ -9,7 +9,7 @@
 #   id: DD-PSS-005
 #   severity: HIGH
 #   fix: Replace the hostPath volume with an emptyDir, a configMap/secret or a persistentVolumeClaim.
-#   trivy: [KSV-0023]
+#   trivy: [KSV-0023, KSV-0121]
 package drydock.rules.host_path
 
 import data.drydock.lib.k8s

@@ -11,6 +11,7 @@
 #   id: DD-RBAC-007
 #   severity: HIGH
 #   fix: Bind a Role that lists only the resources and verbs the subject needs instead of the admin or edit ClusterRole.
+#   trivy: [KSV-0111]
 package drydock.rules.admin_edit_binding
 
 import data.drydock.lib.rbac
