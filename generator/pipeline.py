@@ -160,14 +160,15 @@ def check_paths(root: Path, paths: Sequence[str], env: str | None, opts: GateOpt
     platform = load_project(root) if named else None
     for e in named:
         platform.environment(e)
+    waivers = _waivers(root, opts)  # read (and refused if broken) even when they do not apply
     reports = []
     if named:
         contexts = {e: _context(root, e, platform, opts, warn) for e in named}
-        got = run_gates({e: by_env[e] for e in named}, contexts, opts.engines, _waivers(root, opts), progress, shard=shard)
+        got = run_gates({e: by_env[e] for e in named}, contexts, opts.engines, waivers, progress, shard=shard)
         reports += [got[e] for e in named]
     if None in by_env or not named:
         foreign = by_env.get(None, [])
-        waivers = _waivers(root, opts) if opts.waivers_file else []
+        waivers = waivers if opts.waivers_file else []
         reports.append(run_gates({None: foreign}, {None: _context(root, None, None, opts, warn)}, opts.engines,
                                  waivers, progress, shard=shard)[None])
     report = Report.combine(reports) if len(reports) > 1 else reports[0]
