@@ -112,6 +112,13 @@ effective(spec, container, key) := spec.securityContext[key] if {
 
 has_key(obj, key) if _ = obj[key]
 
+# runtime_socket_path(v): the hostPath of a volume that mounts a container
+# runtime's socket (docker, containerd, CRI-O); undefined for other volumes.
+runtime_socket_path(v) := path if {
+	path := trim_suffix(v.hostPath.path, "/")
+	regex.match(`(^|/)(docker|containerd|crio|cri-dockerd)\.sock$`, path)
+}
+
 # Replica count of a scalable workload (default 1).
 replicas(obj) := object.get(obj, ["spec", "replicas"], 1)
 
