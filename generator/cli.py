@@ -119,8 +119,10 @@ def cli(ctx: click.Context, verbose: int, quiet: bool, color: str, debug: bool, 
 
 
 def gate_options(f):
-    f = click.option("--engines", default="schema,policy,trivy", show_default=True,
-                     help="Comma-separated gates to run: schema, policy, trivy.")(f)
+    from .gate.engines import ALL_ENGINES, DEFAULT_ENGINES
+
+    f = click.option("--engines", default=",".join(DEFAULT_ENGINES), show_default=True,
+                     help=f"Comma-separated gates to run: {', '.join(ALL_ENGINES)}.")(f)
     f = click.option("--engine", type=click.Choice(ENGINE_CHOICES), default="regorus", show_default=True,
                      help="Rego engine: embedded regorus, the opa CLI, or an OPA server.")(f)
     f = click.option("--opa-url", metavar="URL", help="OPA server URL for --engine opa-server (e.g. http://127.0.0.1:8181).")(f)
@@ -143,7 +145,7 @@ def gate_options(f):
 def _gate_opts(state: State, engines: str, engine: str, opa_url: str | None, policy_dirs, waivers_file,
                threshold: str | None, no_cache: bool, cache_dir: Path | None):
     from .core import Severity
-    from .gate.runner import ALL_ENGINES
+    from .gate.engines import ALL_ENGINES
     from .pipeline import GateOptions
 
     chosen = tuple(e.strip() for e in engines.split(",") if e.strip())
@@ -310,8 +312,9 @@ def rules(state: State, policy_dirs, fmt) -> None:
     for r in items:
         folds = f"  -> {', '.join(r.related)}" if r.origin == "trivy" and r.related else ""
         click.echo(f"{r.id:<{width}}  {r.severity:<8}  {r.title}{folds}")
-    counts = {o: sum(1 for r in items if r.origin == o) for o in ("policy", "drydock", "trivy")}
-    state.info(f"{counts['policy']} policy rules, {counts['drydock']} built-in, {counts['trivy']} Trivy checks")
+    counts = {o: sum(1 for r in items if r.origin == o) for o in ("policy", "platform", "drydock", "trivy")}
+    state.info(f"{counts['policy']} policy rules, {counts['platform']} platform checks, {counts['drydock']} built-in, "
+               f"{counts['trivy']} Trivy checks")
 
 
 @cli.command()
@@ -337,6 +340,8 @@ def explain(state: State, rule_id, policy_dirs) -> None:
         if r.related:
             click.echo(f"Same defect in Trivy: {', '.join(r.related)} (reported once, as {r.id})")
         click.echo(f"Policy: {r.file}")
+    elif r.origin == "platform":
+        click.echo(f"Check: {r.file}")
     elif r.origin == "trivy":
         if r.related:
             click.echo(f"drydock reports this defect as {', '.join(r.related)}; Trivy's finding is folded into it")

@@ -33,7 +33,7 @@ class RuleInfo:
     description: str
     fix: str
     url: str
-    origin: str  # "policy" (a Rego rule), "drydock" (built in) or "trivy"
+    origin: str  # "policy" (a Rego rule), "platform" (the platform engine's), "drydock" (built in) or "trivy"
     file: str = ""  # the rule's policy file
     related: tuple[str, ...] = ()  # ours: the Trivy ids folded into it; Trivy's: our rules it folds into
 
@@ -70,7 +70,7 @@ def trivy_checks() -> dict[str, dict]:
 
 
 def all_rules(policy_dirs: Sequence[Path] | None = None) -> list[RuleInfo]:
-    """Ours (Rego), drydock's built-ins, then Trivy's checks, each id once, sorted within its origin."""
+    """Ours (Rego), the platform engine's, drydock's built-ins, then Trivy's checks, sorted within each."""
     from .engines.rego import load_policies
 
     bundle = load_policies(policy_dirs)
@@ -80,10 +80,14 @@ def all_rules(policy_dirs: Sequence[Path] | None = None) -> list[RuleInfo]:
     for r in ours:
         for t in r.related:
             folds.setdefault(t, []).append(r.id)
+    from ..platform.rules import all_rules as platform_rules
+
+    platform = [RuleInfo(r.id, r.severity.name, r.title, r.description, r.fix, r.url, "platform", r.file)
+                for r in platform_rules()]
     trivy = [RuleInfo(c["id"], str(c.get("severity", "UNKNOWN")), c.get("title", ""), c.get("description", ""),
                       c.get("resolution", ""), c.get("url", ""), "trivy", "", tuple(folds.get(c["id"], ())))
              for _, c in sorted(trivy_checks().items())]
-    return ours + _builtin() + trivy
+    return ours + platform + _builtin() + trivy
 
 
 def find_rule(rule_id: str, policy_dirs: Sequence[Path] | None = None) -> tuple[RuleInfo | None, list[str]]:
