@@ -152,7 +152,8 @@ def check_paths(root: Path, paths: Sequence[str], env: str | None, opts: GateOpt
     Whose settings apply:
     * `--env ENV`: that environment's (registries, threshold, ...) and the repo's waivers;
     * else a file under `rendered/<env>/` of this repo implies that env (the report says so);
-    * else foreign defaults: no environment settings and no repo waivers (unless --waivers).
+    * else foreign defaults: no environment settings and no repo waivers (unless --waivers);
+      files of this repo's rendered/ tree keep the repo's waivers even without their env file.
     A file that does not parse is a blocking DD-INPUT-001 finding; every other file is still gated.
     """
     from .gate.catalogue import input_finding
@@ -186,7 +187,9 @@ def check_paths(root: Path, paths: Sequence[str], env: str | None, opts: GateOpt
         reports += [got[e] for e in named]
     if None in by_env or not named:
         foreign = by_env.get(None, [])
-        waivers = waivers if opts.waivers_file else []
+        # The repo's own rendered/ tree is not foreign, even for an env with no file here.
+        own = bool(foreign) and all(in_rendered(root, d.file) for d in foreign)
+        waivers = waivers if opts.waivers_file or own else []
         reports.append(run_gates({None: foreign}, {None: _context(root, None, None, opts, warn)}, opts.engines,
                                  waivers, progress, shard=shard)[None])
     report = Report.combine(reports) if len(reports) > 1 else reports[0]
@@ -200,20 +203,31 @@ def check_paths(root: Path, paths: Sequence[str], env: str | None, opts: GateOpt
         "from": "--env" if env else (f"paths under {', '.join(inferred[e] for e in sorted(inferred))}" if inferred else None),
         "foreign_files": len({d.file for d in by_env.get(None, [])}) if not env else 0,
         "note": ("files outside rendered/<env>/ are checked with default settings: no environment registries or "
-                 "thresholds, no repository waivers" if not env and None in by_env else ""),
+                 "thresholds, no repository waivers" if not env and any(not in_rendered(root, d.file) for d in by_env.get(None, []))
+                 else ""),
     }
     return report
 
 
-def implied_env(root: Path, file: str) -> str | None:
-    """The environment a manifest belongs to: `rendered/<env>/...` of this repo, when that env exists."""
+def _rendered_rel(root: Path, file: str) -> Path | None:
     if file in ("-", "<stdin>"):
         return None
     try:
         rel = Path(os.path.abspath(file)).relative_to(Path(os.path.abspath(root)) / "rendered")
     except ValueError:
         return None
-    if len(rel.parts) < 2:
+    return rel if len(rel.parts) >= 2 else None
+
+
+def in_rendered(root: Path, file: str) -> bool:
+    """The file lies in this repo's rendered/<env>/ tree."""
+    return _rendered_rel(root, file) is not None
+
+
+def implied_env(root: Path, file: str) -> str | None:
+    """The environment a manifest belongs to: `rendered/<env>/...` of this repo, when that env exists."""
+    rel = _rendered_rel(root, file)
+    if rel is None:
         return None
     name = rel.parts[0]
     return name if (root / "environments" / f"{name}.yaml").is_file() else None
