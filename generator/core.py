@@ -131,6 +131,8 @@ class Document:
     # Per-field input lines (synth): JSON path -> the services/ or environments/ line that set it.
     # Kept beside the object, so the rendered YAML bytes never change.
     field_sources: dict[tuple, SourceRef] | None = field(default=None, compare=False, hash=False)
+    # Keys `obj` has but `text` leaves out (kind/apiVersion of a typed List's items), for scanners of the text.
+    implied_keys: dict[str, str] | None = field(default=None, compare=False, hash=False)
 
     @property
     def resource(self) -> Resource:

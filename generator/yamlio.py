@@ -365,7 +365,10 @@ def parse_manifests(content: str, file: str) -> list[Document]:
                     if not isinstance(item, dict):
                         raise InputError(Problem(f"List item {i} is not a mapping", file=file, line=item_line,
                                                  hint=_HINT_MAPPING))
-                    docs.append(Document(file, item_line, list_item(obj, item), source, _node_text(content, item_node)))
+                    full = list_item(obj, item)
+                    implied = {k: full[k] for k in ("apiVersion", "kind") if k not in item and isinstance(full.get(k), str)}
+                    docs.append(Document(file, item_line, full, source, _node_text(content, item_node),
+                                         implied_keys=implied or None))
                 continue
             docs.append(Document(file, line, obj, source, _node_text(content, node)))
     except yaml.YAMLError as e:

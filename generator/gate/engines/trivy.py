@@ -324,6 +324,10 @@ def parse_report(stdout: str, names: Sequence[str], expected: Sequence[str] = ()
 def document_text(doc: Document) -> str:
     """What Trivy scans for a document (and what the cache key covers)."""
     if doc.text is not None:
+        if doc.implied_keys:  # a typed List's item: add its kind/apiVersion after the object (lines unchanged)
+            indent = " " * (len(doc.text) - len(doc.text.lstrip(" ")))
+            extra = "".join(f"{indent}{k}: {json.dumps(v)}\n" for k, v in doc.implied_keys.items())
+            return doc.text.rstrip("\n") + "\n" + extra
         return doc.text
     return yaml.safe_dump(doc.obj, sort_keys=False, default_flow_style=False, allow_unicode=True)
 
