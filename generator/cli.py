@@ -272,17 +272,16 @@ def check(state: State, paths, env, shard, fmt, output, **gate_kw) -> None:
       drydock check rendered/ --shard 2/4      # one job of a 4-way CI matrix
     """
     from .gate.runner import parse_shard
-    from .pipeline import check_paths, infer_env
+    from .pipeline import check_paths
 
     opts = _gate_opts(state, **gate_kw)
-    if env is None:
-        env = infer_env(paths, state.repo)
-        if env:
-            state.info(f"using --env {env} (the paths are under rendered/{env}/)")
     timings: dict[str, float] = {}
     report = check_paths(state.repo, list(paths) or [str(state.repo / "rendered")], env, opts,
                          progress=state.progress, warn=state.warn, stdin=sys.stdin,
                          shard=parse_shard(shard) if shard else None, timings=timings)
+    settings = report.extras.get("settings") or {}
+    if env is None and settings.get("env"):
+        state.info(f"using --env {settings['env']} ({settings['from']})")
     state.timings(timings)
     _emit_report(state, report, fmt, output)
     if report.blocking():
@@ -342,24 +341,26 @@ def validate(state: State, paths, strict_kinds, validator, fmt, output) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.pass_obj
 def rules(state: State, policy_dirs, fmt) -> None:
-    """List the policy rules: id, severity, title."""
+    """List the rules a report can name: ours (policies/), drydock's built-ins and Trivy's checks.
+
+    Trivy ids that fold into one of ours name it (`-> DD-PSS-001`).
+    """
     import json
 
-    from .gate.engines.rego import load_policies
+    from .gate.catalogue import all_rules
     from .pipeline import repo_policy_dirs
 
-    from .platform.rules import all_rules
-
-    bundle = load_policies(repo_policy_dirs(state.repo, policy_dirs))
-    items = sorted([*bundle.rules, *all_rules()], key=lambda r: r.id)
+    items = all_rules(repo_policy_dirs(state.repo, policy_dirs))
     if fmt == "json":
-        click.echo(json.dumps([{"id": r.id, "severity": r.severity.name, "title": r.title, "file": str(r.file)}
-                               for r in items], indent=2))
+        click.echo(json.dumps([r.to_json() for r in items], indent=2))
         return
     width = max((len(r.id) for r in items), default=10)
     for r in items:
-        click.echo(f"{r.id:<{width}}  {r.severity.name:<8}  {r.title}")
-    state.info(f"{len(items)} rules")
+        folds = f"  -> {', '.join(r.related)}" if r.origin == "trivy" and r.related else ""
+        click.echo(f"{r.id:<{width}}  {r.severity:<8}  {r.title}{folds}")
+    counts = {o: sum(1 for r in items if r.origin == o) for o in ("policy", "platform", "drydock", "trivy")}
+    state.info(f"{counts['policy']} policy rules, {counts['platform']} platform checks, {counts['drydock']} built-in, "
+               f"{counts['trivy']} Trivy checks")
 
 
 @cli.command()
@@ -367,26 +368,34 @@ def rules(state: State, policy_dirs, fmt) -> None:
 @click.option("--policy", "policy_dirs", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.pass_obj
 def explain(state: State, rule_id, policy_dirs) -> None:
-    """Show one rule's rationale and how to fix what it finds."""
-    from .gate.engines.rego import load_policies
+    """Show one rule's rationale and how to fix what it finds (ours or Trivy's)."""
+    from .gate.catalogue import find_rule
     from .pipeline import repo_policy_dirs
 
-    from .platform.rules import all_rules, lookup
-
-    bundle = load_policies(repo_policy_dirs(state.repo, policy_dirs))
-    r = bundle.rule(rule_id) or lookup(rule_id)
+    r, close = find_rule(rule_id, repo_policy_dirs(state.repo, policy_dirs))
     if r is None:
-        close = sorted(r.id for r in [*bundle.rules, *all_rules()] if r.id.split("-")[:2] == rule_id.upper().split("-")[:2])[:5]
         raise DrydockError(f"unknown rule id '{rule_id}'",
                            hint=f"did you mean {', '.join(close)}?" if close else "run `drydock rules` to list them")
-    click.echo(f"{r.id}  {r.severity.name}  {r.title}\n")
-    click.echo(f"{r.description}\n")
+    click.echo(f"{r.id}  {r.severity}  {r.title}\n")
+    if r.description:
+        click.echo(f"{r.description}\n")
     click.echo(f"Fix: {r.fix}")
     if r.url:
         click.echo(f"See: {r.url}")
-    if r.trivy_ids:
-        click.echo(f"Same defect in Trivy: {', '.join(r.trivy_ids)}")
-    click.echo(f"{'Check' if r.id.startswith(('DD-ARGO', 'DD-ID', 'DD-NET')) else 'Policy'}: {r.file}")
+    if r.origin == "policy":
+        if r.related:
+            click.echo(f"Same defect in Trivy: {', '.join(r.related)} (reported once, as {r.id})")
+        click.echo(f"Policy: {r.file}")
+    elif r.origin == "platform":
+        click.echo(f"Check: {r.file}")
+    elif r.origin == "trivy":
+        if r.related:
+            click.echo(f"drydock reports this defect as {', '.join(r.related)}; Trivy's finding is folded into it")
+        else:
+            click.echo("No drydock rule covers this check: it is reported under its Trivy id")
+        click.echo("Source: Trivy's embedded checks (generator/gate/trivy_checks.json)")
+    else:
+        click.echo("Built into drydock")
 
 
 @cli.command("test-policies")

@@ -210,49 +210,99 @@ def _existing_paths(rendered: RenderedEnv) -> list[str]:
     return sorted({f"{rendered.env}/{f.path.split('/', 1)[0]}" for f in rendered.files})
 
 
-def infer_env(paths: Sequence[str | Path], root: Path | None = None) -> str | None:
-    """The env that paths under rendered/<env>/ imply: one env for all of them, else None.
-
-    `drydock check rendered/prod` then gates with prod's settings without `--env prod`.
-    With root, the env must also have a file in root/environments/.
-    """
-    found: set[str] = set()
-    for p in paths:
-        if str(p) == "-":
-            return None
-        parts = Path(os.path.normpath(os.path.abspath(p))).parts
-        idx = [i for i, part in enumerate(parts[:-1]) if part == "rendered"]
-        if not idx:
-            return None
-        found.add(parts[idx[-1] + 1])
-    if len(found) != 1:
-        return None
-    env = found.pop()
-    if root is not None and not any((Path(root) / "environments" / f"{env}{ext}").is_file() for ext in (".yaml", ".yml")):
-        return None
-    return env
-
-
 def check_paths(root: Path, paths: Sequence[str], env: str | None, opts: GateOptions,
                 progress: Callable[[str], None] = lambda m: None,
                 warn: Callable[[str], None] = lambda m: None, stdin=None,
                 shard: tuple[int, int] | None = None, timings: dict[str, float] | None = None) -> Report:
-    """Gate arbitrary manifests (files, dirs, '-' for stdin) with an env's settings or safe defaults."""
-    from .yamlio import read_manifests
+    """Gate arbitrary manifests (files, dirs, '-' for stdin) with an env's settings or safe defaults.
+
+    Whose settings apply:
+    * `--env ENV`: that environment's (registries, threshold, ...) and the repo's waivers;
+    * else a file under `rendered/<env>/` of this repo implies that env (the report says so);
+    * else foreign defaults: no environment settings and no repo waivers (unless --waivers);
+      files of this repo's rendered/ tree keep the repo's waivers even without their env file.
+    A file that does not parse is a blocking DD-INPUT-001 finding; every other file is still gated.
+    """
+    from .gate.catalogue import input_finding
+    from .gate.runner import shard_of
+    from .yamlio import read_manifests_tolerant
 
     root = Path(root)
-    platform = load_project(root) if env else None
-    if platform:
-        platform.environment(env)
     started = time.perf_counter()
-    docs = read_manifests(paths, stdin=stdin)
+    docs, problems = read_manifests_tolerant(paths, stdin=stdin)
     if timings is not None:
         timings["read"] = time.perf_counter() - started
-    ctx = _context(root, env, platform, opts, warn)
-    complete = [env] if env and covers_env(root, paths, env) else []
-    reports = run_gates({env: docs}, {env: ctx}, opts.engines, _waivers(root, opts, platform), progress, shard=shard,
+    # A `# Source:` header only helps where that input file exists: elsewhere (a rendered file
+    # copied out of its repo) fixes must name the manifest's own fields.
+    docs = [d if d.source is None or (root / d.source.file).is_file() else replace(d, source=None) for d in docs]
+    by_env: dict[str | None, list] = {}
+    inferred: dict[str, str] = {}
+    if env:
+        by_env[env] = docs
+    else:
+        for d in docs:
+            implied = implied_env(root, d.file)
+            by_env.setdefault(implied, []).append(d)
+            if implied:
+                inferred[implied] = f"rendered/{implied}/"
+    named = [e for e in by_env if e]
+    platform = load_project(root) if named else None
+    for e in named:
+        platform.environment(e)
+    waivers = _waivers(root, opts, platform)  # read (and refused if broken) even when they do not apply
+    reports = []
+    if named:
+        contexts = {e: _context(root, e, platform, opts, warn) for e in named}
+        complete = [e for e in named if covers_env(root, paths, e)]
+        got = run_gates({e: by_env[e] for e in named}, contexts, opts.engines, waivers, progress, shard=shard,
                         complete_envs=complete, timings=timings)
-    return reports[env]
+        reports += [got[e] for e in named]
+    if None in by_env or not named:
+        foreign = by_env.get(None, [])
+        # The repo's own rendered/ tree is not foreign, even for an env with no file here.
+        own = bool(foreign) and all(in_rendered(root, d.file) for d in foreign)
+        waivers = waivers if opts.waivers_file or own else []
+        reports.append(run_gates({None: foreign}, {None: _context(root, None, None, opts, warn)}, opts.engines,
+                                 waivers, progress, shard=shard, timings=timings)[None])
+    report = Report.combine(reports) if len(reports) > 1 else reports[0]
+    bad = [input_finding(p) for p in problems if shard is None or shard_of(p.file or "", shard[1]) == shard[0]]
+    if bad:
+        report.findings = sorted(report.findings + bad, key=lambda f: f.sort_key())
+        if report.combined_blocking is not None:
+            report.combined_blocking += bad
+    report.extras["settings"] = {
+        "env": env or (", ".join(sorted(named)) if named else None),
+        "from": "--env" if env else (f"paths under {', '.join(inferred[e] for e in sorted(inferred))}" if inferred else None),
+        "foreign_files": len({d.file for d in by_env.get(None, [])}) if not env else 0,
+        "note": ("files outside rendered/<env>/ are checked with default settings: no environment registries or "
+                 "thresholds, no repository waivers" if not env and any(not in_rendered(root, d.file) for d in by_env.get(None, []))
+                 else ""),
+    }
+    return report
+
+
+def _rendered_rel(root: Path, file: str) -> Path | None:
+    if file in ("-", "<stdin>"):
+        return None
+    try:
+        rel = Path(os.path.abspath(file)).relative_to(Path(os.path.abspath(root)) / "rendered")
+    except ValueError:
+        return None
+    return rel if len(rel.parts) >= 2 else None
+
+
+def in_rendered(root: Path, file: str) -> bool:
+    """The file lies in this repo's rendered/<env>/ tree."""
+    return _rendered_rel(root, file) is not None
+
+
+def implied_env(root: Path, file: str) -> str | None:
+    """The environment a manifest belongs to: `rendered/<env>/...` of this repo, when that env exists."""
+    rel = _rendered_rel(root, file)
+    if rel is None:
+        return None
+    name = rel.parts[0]
+    return name if (root / "environments" / f"{name}.yaml").is_file() else None
 
 
 def covers_env(root: Path, paths: Sequence[str], env: str) -> bool:

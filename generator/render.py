@@ -17,7 +17,7 @@ import json
 import os
 import shutil
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -41,6 +41,7 @@ class RenderedFile:
     text: str
     obj: dict
     source: SourceRef | None
+    field_sources: dict | None = field(default=None, compare=False)  # JSON path -> SourceRef (see Document)
 
     @property
     def digest(self) -> str:
@@ -53,7 +54,8 @@ class RenderedEnv:
     files: tuple[RenderedFile, ...]
 
     def documents(self, rendered_root: str = "rendered") -> list[Document]:
-        return [Document(f"{rendered_root}/{self.env}/{f.path}", 2, f.obj, f.source, f.text) for f in self.files]
+        return [Document(f"{rendered_root}/{self.env}/{f.path}", 2, f.obj, f.source, f.text,
+                         field_sources=f.field_sources) for f in self.files]
 
     def index(self) -> dict:
         return {"version": 1, "env": self.env, "files": {f.path: f.digest for f in self.files}}
@@ -115,13 +117,14 @@ def render_env(platform: Platform, env_name: str) -> RenderedEnv:
     for folder in sorted(ctx.charts):
         for obj in ctx.charts[folder].to_json():
             meta = obj.get("metadata", {})
-            source = ctx.sources.get(identity(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"]))
+            key = identity(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
+            source = ctx.sources.get(key)
             path = f"{folder}/{file_name(obj)}"
             if path in files:
                 raise DrydockError(f"two resources render to {path}",
                                    hint="give them different names; file names are <kind>-<name>.yaml per app")
             header = HEADER.format(source=source.file if source else f"environments/{env_name}.yaml")
-            files[path] = RenderedFile(path, header + dump_yaml(obj), ordered(obj), source)
+            files[path] = RenderedFile(path, header + dump_yaml(obj), ordered(obj), source, ctx.field_sources.get(key))
     return RenderedEnv(env_name, tuple(files[p] for p in sorted(files)))
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator.pipeline import infer_env
+from generator.pipeline import implied_env
 
 from .conftest import REPO, copy_inputs, run_drydock
 
@@ -161,19 +161,17 @@ def test_check_infers_the_env_from_rendered_env(demo: Path):
 
 
 @pytest.mark.parametrize("paths,expected", [
-    (["rendered/prod"], "prod"),
-    (["rendered/prod/order-service/rollout-order-service.yaml", "rendered/prod/frontend"], "prod"),
-    (["rendered/dev/", "./rendered/dev/x.yaml"], "dev"),
-    (["rendered/prod/a.yaml", "rendered/dev/b.yaml"], None),  # two envs: no guess
-    (["rendered"], None),
-    (["rendered/"], None),
+    (["rendered/prod/frontend/deployment-frontend.yaml"], "prod"),
+    (["rendered/prod/order-service/rollout-order-service.yaml", "rendered/prod/frontend/x.yaml"], "prod"),
+    (["./rendered/dev/x/y.yaml", "rendered/dev/x.yaml"], "dev"),
+    (["rendered/x.yaml"], None),
     (["deploy.yaml"], None),
     (["-"], None),
     (["rendered/qa/x.yaml"], None),  # no environments/qa.yaml
-    ([], None),
 ])
-def test_infer_env(paths, expected):
-    assert infer_env(paths, REPO) == expected
+def test_a_path_under_rendered_env_implies_that_env(paths, expected, monkeypatch):
+    monkeypatch.chdir(REPO)
+    assert {implied_env(REPO, p) for p in paths} == ({expected} if paths else set())
 
 
 def test_shell_completion_is_click_s(demo: Path):
