@@ -119,7 +119,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool, color: str, debug: bool, 
 
 
 def gate_options(f):
-    f = click.option("--engines", default="schema,policy,trivy,platform", show_default=True,
+    f = click.option("--engines", default="schema,policy,trivy", show_default=True,
                      help="Comma-separated gates to run: schema, policy, trivy, platform (Helm add-ons expanded "
                           "and gated, see docs/helm.md).")(f)
     f = click.option("--charts", type=click.Path(file_okay=False, path_type=Path), default=None,
