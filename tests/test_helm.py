@@ -190,3 +190,24 @@ def test_provision_refuses_other_platforms_with_a_clear_fix(monkeypatch):
     with pytest.raises(provision_helm.ProvisionError) as err:
         provision_helm.check_platform()
     assert "x86-64" in str(err.value) and "DRYDOCK_HELM" in err.value.fix
+
+
+def test_only_what_argocd_applies_is_gated():
+    from generator.platform.helm import applied_by_argocd
+
+    def obj(ann):
+        return {"kind": "Pod", "metadata": {"name": "p", "annotations": ann}}
+    assert applied_by_argocd(obj({}))
+    assert applied_by_argocd(obj({"helm.sh/hook": "pre-install,pre-upgrade"}))  # ArgoCD runs it as PreSync
+    assert not applied_by_argocd(obj({"helm.sh/hook": "test"}))  # helm test hooks: ArgoCD has no equivalent
+    assert not applied_by_argocd(obj({"helm.sh/hook": "post-delete"}))
+    assert applied_by_argocd(obj({"helm.sh/hook": "test", "argocd.argoproj.io/hook": "PostSync"}))
+    assert not applied_by_argocd(obj({"argocd.argoproj.io/hook": "Skip"}))
+    out = expand_applications(rendered("dev"), CHARTS)
+    assert not [d for d in out if "/templates/tests/" in d.file]
+
+
+def test_namespace_filled_objects_are_judged_by_object_not_stale_text():
+    out = expand_applications(rendered("prod"), CHARTS)
+    filled = [d for d in out if d.app == "prod-vertical-pod-autoscaler" and d.obj["kind"] == "Deployment"]
+    assert filled and all(d.obj["metadata"]["namespace"] == "vpa" and d.text is None for d in filled)

@@ -584,9 +584,30 @@ def expand_applications(docs: Sequence[Document], charts: Path | str, cache_dir:
         source = source_for(src.app) if source_for else src.app.source
         prefix = src.app.file if src.index is None else f"{src.app.file}#sources[{src.index}]"
         for r in rows:
+            if not applied_by_argocd(r["obj"]):
+                continue
             obj = _with_namespace(r["obj"], src.namespace, scopes)
-            out.append(Document(f"{prefix}#{r['template']}", r["line"], obj, source, r["text"], app=src.app_name))
+            # the text helm printed no longer matches an object we gave a namespace: Trivy reads the object
+            text = r["text"] if obj is r["obj"] else None
+            out.append(Document(f"{prefix}#{r['template']}", r["line"], obj, source, text, app=src.app_name))
     return out
+
+
+HELM_HOOKS_ARGOCD_RUNS = {"pre-install", "pre-upgrade", "post-install", "post-upgrade"}
+
+
+def applied_by_argocd(obj: dict) -> bool:
+    """False for what ArgoCD never applies: `argocd.argoproj.io/hook: Skip`, and Helm hooks it has no
+    equivalent for (test, pre/post-delete, rollback), unless an ArgoCD hook annotation overrides them
+    (gitops-engine pkg/sync/hook)."""
+    ann = (obj.get("metadata") or {}).get("annotations") or {}
+    argo = [t.strip() for t in str(ann.get("argocd.argoproj.io/hook", "")).split(",") if t.strip()]
+    if argo:
+        return argo != ["Skip"]
+    if "helm.sh/hook" not in ann:
+        return True
+    helm = {t.strip() for t in str(ann["helm.sh/hook"]).split(",")}
+    return bool(helm & HELM_HOOKS_ARGOCD_RUNS)
 
 
 def _expand_all(expander: Expander, sources: Sequence[HelmSource], apis: Sequence[str]) -> list[list[dict]]:
