@@ -211,3 +211,21 @@ def test_namespace_filled_objects_are_judged_by_object_not_stale_text():
     out = expand_applications(rendered("prod"), CHARTS)
     filled = [d for d in out if d.app == "prod-vertical-pod-autoscaler" and d.obj["kind"] == "Deployment"]
     assert filled and all(d.obj["metadata"]["namespace"] == "vpa" and d.text is None for d in filled)
+
+
+def test_helm_that_hangs_is_killed_with_its_children_and_is_exit_2(tmp_path):
+    from generator.errors import EngineError
+
+    marker = tmp_path / "child.pid"
+    fake = tmp_path / "helm"
+    fake.write_text("#!/bin/sh\n"
+                    'if [ "$1" = version ]; then echo v9.9.9; exit 0; fi\n'
+                    f"sleep 300 & echo $! > {marker}\nwait\n")
+    fake.chmod(0o755)
+    e = Expander(CHARTS, None, helm=str(fake), timeout=1, use_memo=False)
+    with pytest.raises(EngineError) as err:
+        expand_applications([metrics_server({})], CHARTS, expander=e)
+    assert "did not finish in 1 s" in str(err.value) and err.value.problems[0].file == "environments/dev.yaml"
+    child = int(marker.read_text())
+    status = Path(f"/proc/{child}/status")
+    assert not status.exists() or "State:\tZ" in status.read_text()  # killed with helm's process group
