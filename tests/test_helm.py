@@ -104,7 +104,8 @@ def test_values_object_values_string_and_parameters_are_honoured():
 def test_missing_chart_is_exit_2_naming_chart_version_and_fix(repo_with_render, tmp_path):
     empty = tmp_path / "charts"
     empty.mkdir()
-    r = run_drydock("check", "rendered/dev", "--env", "dev", "--charts", str(empty), cwd=repo_with_render)
+    r = run_drydock("check", "rendered/dev", "--env", "dev", "--engines", "policy,platform", "--charts", str(empty),
+                    cwd=repo_with_render)
     assert r.code == 2, r.err
     assert f"error: chart cert-manager v1.16.2 (https://charts.jetstack.io) is not in {empty}" in r.err
     assert "(environments/dev.yaml:" in r.err and "Traceback" not in r.err
