@@ -230,3 +230,31 @@ def test_helm_that_hangs_is_killed_with_its_children_and_is_exit_2(tmp_path):
     child = int(marker.read_text())
     status = Path(f"/proc/{child}/status")
     assert not status.exists() or "State:\tZ" in status.read_text()  # killed with helm's process group
+
+
+def test_charts_pull_fills_and_indexes_the_folder_then_list_is_clean(repo_copy, tmp_path):
+    # A stand-in for `helm pull` (no network here): copies the chart from the shared folder,
+    # so the test checks what drydock asks for and what it does with the download.
+    log = tmp_path / "calls"
+    fake = tmp_path / "helm"
+    fake.write_text("#!/bin/sh\n"
+                    f'echo "$@" >> {log}\n'
+                    'if [ "$1" = version ]; then echo v4.1.4; exit 0; fi\n'
+                    'chart=$2; shift 2; while [ $# -gt 0 ]; do case $1 in --version) v=$2;; --untardir) d=$2;; esac; shift; done\n'
+                    f'cp -r {CHARTS}/$chart-$v "$d/$chart"\n')
+    fake.chmod(0o755)
+    folder = tmp_path / "charts"
+    r = run_drydock("charts", "pull", "--charts", str(folder), cwd=repo_copy, env={"DRYDOCK_HELM": str(fake)})
+    assert r.code == 0, r.err
+    assert r.out.count("pulled chart ") == 11
+    calls = log.read_text()
+    assert "pull cert-manager --repo https://charts.jetstack.io --version v1.16.2 --untar" in calls
+    index = yaml.safe_load((folder / "index.yaml").read_text())["charts"]
+    assert {"repoURL": "https://charts.jetstack.io", "chart": "cert-manager", "version": "v1.16.2",
+            "path": "cert-manager-v1.16.2"} in index and len(index) == 11
+    r = run_drydock("charts", "list", "--charts", str(folder), cwd=repo_copy)
+    assert r.code == 0 and "MISSING" not in r.out
+    # nothing left to pull: no helm call at all
+    log.write_text("")
+    r = run_drydock("charts", "pull", "--charts", str(folder), cwd=repo_copy, env={"DRYDOCK_HELM": str(fake)})
+    assert r.code == 0 and "pull " not in log.read_text()
