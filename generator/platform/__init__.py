@@ -1,6 +1,5 @@
-"""The platform the render becomes: what ArgoCD would apply and how it connects.
+"""The platform the render becomes: ArgoCD sync, identity and reachability, modelled offline.
 
 `helm` expands every ArgoCD Application with a Helm source into the objects the real
-`helm template` produces, so the gates see add-on objects too. Other modules beside it
-simulate ArgoCD syncs, identity and network reachability.
+`helm template` produces, so the gates see add-on objects too (docs/helm.md).
 """
