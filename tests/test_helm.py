@@ -194,7 +194,7 @@ def test_provision_refuses_other_platforms_with_a_clear_fix(monkeypatch):
 
 
 def test_only_what_argocd_applies_is_gated():
-    from generator.platform.helm import applied_by_argocd
+    from generator.platform.cluster import applied_by_argocd
 
     def obj(ann):
         return {"kind": "Pod", "metadata": {"name": "p", "annotations": ann}}

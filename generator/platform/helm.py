@@ -33,7 +33,6 @@ import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -42,24 +41,13 @@ import yaml
 from ..core import Document, SourceRef
 from ..errors import EngineError, InputError, Problem
 from .charts import FIX_MISSING_CHART, ChartFolder, ChartRef, folder_digest
+from .cluster import applied_by_argocd, builtin_api_versions, crd_api_versions, crd_scopes, with_namespace
 
 TIMEOUT = 120.0  # seconds per helm call; kube-prometheus-stack takes ~1 s on a busy laptop
 KUBE_VERSION = "1.31.0"  # the Kubernetes minor whose schemas the schema gate vendors
 CACHE_FORMAT = "helm-expansion-v1"
 APP_API = "argoproj.io/v1alpha1"
 
-# Cluster-scoped built-in kinds: a namespace-less object of any other kind lands in the
-# Application's destination namespace, as `kubectl apply -n` (and ArgoCD) would put it.
-CLUSTER_KINDS = frozenset({
-    "APIService", "CertificateSigningRequest", "ClusterRole", "ClusterRoleBinding", "ComponentStatus",
-    "CSIDriver", "CSINode", "CustomResourceDefinition", "FlowSchema", "IngressClass", "IPAddress",
-    "MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding", "MutatingWebhookConfiguration", "Namespace",
-    "Node", "PersistentVolume", "PodSecurityPolicy", "PriorityClass", "PriorityLevelConfiguration",
-    "RuntimeClass", "SelfSubjectAccessReview", "SelfSubjectReview", "SelfSubjectRulesReview", "ServiceCIDR",
-    "StorageClass", "StorageVersionMigration", "SubjectAccessReview", "TokenReview",
-    "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "ValidatingWebhookConfiguration",
-    "VolumeAttachment", "VolumeAttributesClass",
-})
 
 
 # -- helm itself ----------------------------------------------------------------------------
@@ -174,47 +162,6 @@ def _set_arg(name: str, value: str) -> str:
     if not (value.startswith("{") and value.endswith("}")):
         value = re.sub(r"(?<!\\),", r"\\,", value)
     return f"{name}={value}"
-
-
-# -- cluster capabilities ------------------------------------------------------------------
-@lru_cache(maxsize=1)
-def builtin_api_versions() -> tuple[str, ...]:
-    """group/version and group/version/Kind of the vendored Kubernetes minor's GA APIs
-    (alpha and beta versions are off by default on EKS)."""
-    from ..gate.engines.schema import SCHEMA_DIR
-
-    kinds = json.loads((SCHEMA_DIR / "k8s" / "index.json").read_text())["kinds"]
-    out = set()
-    for gv, by_kind in kinds.items():
-        if re.search(r"v\d+(alpha|beta)\d*$", gv):
-            continue
-        out.add(gv)
-        out.update(f"{gv}/{k}" for k in by_kind if not k.endswith("List") and k not in ("Status", "WatchEvent",
-                   "APIGroup", "APIGroupList", "APIResourceList", "APIVersions", "DeleteOptions"))
-    return tuple(sorted(out))
-
-
-def crd_api_versions(objs: Iterable[dict]) -> set[str]:
-    """group/version and group/version/Kind served by the CRDs among objs."""
-    out = set()
-    for o in objs:
-        if o.get("kind") != "CustomResourceDefinition" or not isinstance(o.get("spec"), dict):
-            continue
-        spec = o["spec"]
-        group, kind = spec.get("group"), (spec.get("names") or {}).get("kind")
-        for v in spec.get("versions") or []:
-            if isinstance(v, dict) and v.get("served", True) and group and v.get("name"):
-                out.add(f"{group}/{v['name']}")
-                if kind:
-                    out.add(f"{group}/{v['name']}/{kind}")
-    return out
-
-
-def crd_scopes(objs: Iterable[dict]) -> dict[str, str]:
-    """kind -> Namespaced | Cluster, from the CRDs among objs."""
-    return {str(o["spec"]["names"]["kind"]): str(o["spec"].get("scope") or "Namespaced") for o in objs
-            if o.get("kind") == "CustomResourceDefinition" and isinstance(o.get("spec"), dict)
-            and isinstance(o["spec"].get("names"), dict) and o["spec"]["names"].get("kind")}
 
 
 def _capability_queries(folder: Path) -> frozenset[str] | None:
@@ -586,28 +533,12 @@ def expand_applications(docs: Sequence[Document], charts: Path | str, cache_dir:
         for r in rows:
             if not applied_by_argocd(r["obj"]):
                 continue
-            obj = _with_namespace(r["obj"], src.namespace, scopes)
+            obj = with_namespace(r["obj"], src.namespace, scopes)
             # the text helm printed no longer matches an object we gave a namespace: Trivy reads the object
             text = r["text"] if obj is r["obj"] else None
             out.append(Document(f"{prefix}#{r['template']}", r["line"], obj, source, text, app=src.app_name))
     return out
 
-
-HELM_HOOKS_ARGOCD_RUNS = {"pre-install", "pre-upgrade", "post-install", "post-upgrade"}
-
-
-def applied_by_argocd(obj: dict) -> bool:
-    """False for what ArgoCD never applies: `argocd.argoproj.io/hook: Skip`, and Helm hooks it has no
-    equivalent for (test, pre/post-delete, rollback), unless an ArgoCD hook annotation overrides them
-    (gitops-engine pkg/sync/hook)."""
-    ann = (obj.get("metadata") or {}).get("annotations") or {}
-    argo = [t.strip() for t in str(ann.get("argocd.argoproj.io/hook", "")).split(",") if t.strip()]
-    if argo:
-        return argo != ["Skip"]
-    if "helm.sh/hook" not in ann:
-        return True
-    helm = {t.strip() for t in str(ann["helm.sh/hook"]).split(",")}
-    return bool(helm & HELM_HOOKS_ARGOCD_RUNS)
 
 
 def _expand_all(expander: Expander, sources: Sequence[HelmSource], apis: Sequence[str]) -> list[list[dict]]:
@@ -616,14 +547,4 @@ def _expand_all(expander: Expander, sources: Sequence[HelmSource], apis: Sequenc
         return [expander.expand(s, apis).rows for s in sources]
     with ThreadPoolExecutor(workers) as pool:
         return [e.rows for e in pool.map(lambda s: expander.expand(s, apis), sources)]
-
-
-def _with_namespace(obj: dict, namespace: str, scopes: dict[str, str]) -> dict:
-    meta = obj.get("metadata")
-    kind = obj.get("kind")
-    if not namespace or not isinstance(meta, dict) or meta.get("namespace"):
-        return obj
-    if kind in CLUSTER_KINDS or scopes.get(str(kind)) == "Cluster":
-        return obj
-    return {**obj, "metadata": {**meta, "namespace": namespace}}
 
