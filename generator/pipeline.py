@@ -166,7 +166,6 @@ def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: b
     return result
 
 
-<<<<<<< HEAD
 def expand_addons(root: Path, docs: dict, platform: Platform | None, opts: GateOptions,
                   progress: Callable[[str], None] = lambda m: None) -> dict:
     """Each env's documents plus the objects its Helm Applications expand to (docs/helm.md).
@@ -206,7 +205,8 @@ def pull_charts(root: Path, charts: Path | None = None, progress: Callable[[str]
 
     folder, pins = chart_pins(root, charts)
     return folder, pull(pins, folder, Expander(folder.root), progress)
-=======
+
+
 def _require_trivy(platform: Platform, names: Sequence[str], gate: bool, opts: GateOptions,
                    warn: Callable[[str], None]) -> None:
     """An env with gate.requireTrivy is never written without the Trivy gate, except by an explicit --no-gate."""
@@ -221,7 +221,6 @@ def _require_trivy(platform: Platform, names: Sequence[str], gate: bool, opts: G
     raise InputError(f"environment '{env.name}' sets gate.requireTrivy, but --engines {','.join(opts.engines)} leaves Trivy out",
                      file=env.source.file, line=env.lines.get("spec.gate.requireTrivy", env.source.line),
                      hint="add trivy to --engines (or drop --engines) to write it; --no-gate skips every gate explicitly")
->>>>>>> main
 
 
 def _existing_paths(rendered: RenderedEnv) -> list[str]:
