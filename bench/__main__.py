@@ -6,7 +6,7 @@ import platform
 import sys
 import time
 
-BENCHES = ["render_bench", "schema_bench", "policy_bench", "trivy_bench", "gate_bench"]
+BENCHES = ["render_bench", "schema_bench", "policy_bench", "trivy_bench", "gate_bench", "helm_bench"]
 
 
 def main() -> int:
@@ -38,6 +38,9 @@ def summary(r: dict) -> str:
     if "gate_bench" in r:
         g = r["gate_bench"]
         bits.append(f"full gate cold {g['cold_s']:.1f} s / warm {g['warm_s']:.1f} s")
+    if "helm_bench" in r:
+        h = r["helm_bench"]
+        bits.append(f"helm add-ons cold {h['cold_s']:.1f} s / warm {h['warm_s']:.2f} s")
     return "ratios: " + "; ".join(bits)
 
 

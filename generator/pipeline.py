@@ -40,6 +40,7 @@ class GateOptions:
     waivers_file: Path | None = None
     cache_dir: Path | None = field(default_factory=default_cache_dir)  # None: no cache; same default as the CLI
     threshold: Severity | None = None  # overrides the environment's threshold
+    charts: Path | None = None  # Helm chart folder; None: $DRYDOCK_CHARTS, else <repo>/.drydock/charts
 
 
 @dataclass
@@ -156,6 +157,10 @@ def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: b
         return result
     if gate:
         docs = {name: result.rendered[name].documents() for name in names}
+        if "platform" in opts.engines:
+            started = time.perf_counter()
+            docs = expand_addons(root, docs, platform, opts, progress)
+            result.timings["helm"] = time.perf_counter() - started
         contexts = {}
         for name in names:
             ctx = _context(root, name, platform, opts, warn)
@@ -177,6 +182,47 @@ def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: b
             on_written(name)
     result.timings["write"] = time.perf_counter() - started
     return result
+
+
+def expand_addons(root: Path, docs: dict, platform: Platform | None, opts: GateOptions,
+                  progress: Callable[[str], None] = lambda m: None) -> dict:
+    """Each env's documents plus the objects its Helm Applications expand to (docs/helm.md).
+
+    Added before the gates run, so schema, Rego and Trivy judge add-on objects like our own;
+    findings on them carry the env file line of the add-on's values as their source.
+    """
+    from .platform.charts import charts_dir
+    from .platform.helm import Expander, addon_source, expand_applications
+
+    expander = Expander(charts_dir(opts.charts, root), opts.cache_dir)
+    out = {}
+    for env, env_docs in docs.items():
+        model = platform.environments.get(env) if platform and env else None
+        progress(f"helm: expanding {env or 'manifests'} add-ons")
+        out[env] = list(env_docs) + expand_applications(
+            env_docs, expander.folder.root, opts.cache_dir, source_for=addon_source(model) if model else None,
+            expander=expander)
+    return out
+
+
+def chart_pins(root: Path, charts: Path | None = None):
+    """(chart folder, every chart the render of every env pins, present or not)."""
+    from .platform.charts import ChartFolder, charts_dir, pinned
+
+    root = Path(root)
+    platform = load_project(root)
+    folder = ChartFolder(charts_dir(charts, root))
+    docs = {name: render_env(platform, name).documents() for name in platform.environments}
+    return folder, pinned(docs, folder)
+
+
+def pull_charts(root: Path, charts: Path | None = None, progress: Callable[[str], None] = lambda m: None):
+    """`drydock charts pull`: helm pull every pinned chart missing from the folder; returns (folder, pulled)."""
+    from .platform.charts import pull
+    from .platform.helm import Expander
+
+    folder, pins = chart_pins(root, charts)
+    return folder, pull(pins, folder, Expander(folder.root), progress)
 
 
 def _require_trivy(platform: Platform, names: Sequence[str], gate: bool, opts: GateOptions,
@@ -250,6 +296,8 @@ def check_paths(root: Path, paths: Sequence[str], env: str | None, opts: GateOpt
     for e in named:
         platform.environment(e)
     waivers = _waivers(root, opts, platform)  # read (and refused if broken) even when they do not apply
+    if "platform" in opts.engines:
+        by_env = expand_addons(root, by_env if by_env else {None: []}, platform, opts, progress)
     reports = []
     if named:
         contexts = {e: _context(root, e, platform, opts, warn) for e in named}
