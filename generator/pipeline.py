@@ -17,7 +17,8 @@ from .core import Report, Severity
 from .gate.runner import ALL_ENGINES, run_gates
 from .gate.waivers import load_waivers
 from .model.types import Platform
-from .render import RenderedEnv, Staleness, check_ownership, compare, recover, render_env, repo_lock, write_env
+from .render import RenderedEnv, Staleness, compare, render_env
+from .writer import check_ownership, recover, repo_lock, write_env
 
 
 def load_project(root: Path) -> Platform:

@@ -10,7 +10,7 @@ Two kinds of writer:
 * the real CLI, `drydock synth --env dev --no-gate`, killed once its temporary tree
   (`.drydock-new-dev-<pid>`) appears, at a random delay inside the measured write window;
   recovery is the next real `drydock synth`;
-* a light writer process (imports only generator.render) that runs exactly the code synth
+* a light writer process (imports only generator.writer) that runs exactly the code synth
   runs to write (repo_lock, recover, write_env) on the same render, so many more kill
   points fit in the time budget. Half of its trials disable renameat2 to exercise the
   two-rename fallback, where `rendered/dev` may be briefly absent and recover() must put
@@ -56,16 +56,16 @@ spec:
 WRITER = r"""
 import json, sys
 from pathlib import Path
-from generator import render
+from generator import writer
 from generator.render import RenderedEnv, RenderedFile
 texts, root, mode = json.loads(Path(sys.argv[1]).read_text()), Path(sys.argv[2]), sys.argv[3]
 if mode == "fallback":
-    render._renameat2_exchange = lambda a, b: False
+    writer._renameat2_exchange = lambda a, b: False
 env = RenderedEnv("dev", tuple(RenderedFile(p, t, {}, None) for p, t in sorted(texts.items())))
-with render.repo_lock(root):
-    render.recover(root)
+with writer.repo_lock(root):
+    writer.recover(root)
     print("go", flush=True)
-    render.write_env(env, root)
+    writer.write_env(env, root)
 print("done", flush=True)
 """
 
@@ -281,7 +281,7 @@ def test_enospc_mapping_with_a_test_double(trees, tmp_path, monkeypatch):
     write must raise the exit-2 DrydockError 'no space left', keep the old tree and clean up."""
     import errno
 
-    from generator import render
+    from generator import writer
     from generator.errors import DrydockError
     from generator.render import RenderedEnv, RenderedFile
 
@@ -301,8 +301,8 @@ def test_enospc_mapping_with_a_test_double(trees, tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "fsync", fsync)
     with pytest.raises(DrydockError) as info:
-        with render.repo_lock(rendered):
-            render.write_env(env, rendered)
+        with writer.repo_lock(rendered):
+            writer.write_env(env, rendered)
     assert calls["n"] == 40
     assert info.value.exit_code == 2
     assert "no space left on the device" in info.value.problems[0].render()
