@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
+from ..credentials import find_in_text, replace_spans
 from .model import Highlight, ResourceKey
 from .reading import dump_lines
-from .redaction import secret_values
+from .redaction import REDACTED, secret_values
 
 RBAC_KINDS = frozenset({"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ServiceAccount"})
 NETWORK_KINDS = frozenset({"NetworkPolicy", "CiliumNetworkPolicy", "AuthorizationPolicy"})
@@ -42,9 +44,17 @@ def _containers(obj: Any) -> dict[str, dict]:
 def _fmt(v: Any) -> str:
     if v is None:
         return "(none)"
-    if isinstance(v, (dict, list)):
-        return json.dumps(v, sort_keys=True, default=str, ensure_ascii=False)
-    return str(v)
+    text = json.dumps(v, sort_keys=True, default=str, ensure_ascii=False) if isinstance(v, (dict, list)) else str(v)
+    return replace_spans(text, find_in_text(text), REDACTED)  # an image or TLS value never carries a secret out
+
+
+def _code(text: str) -> str:
+    """`text` as a code span even when it holds backticks (views parse these spans back)."""
+    text = text.replace("\n", " ")
+    ticks = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * (ticks + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def _get(obj: Any, *path: str) -> Any:
@@ -70,11 +80,11 @@ def highlights_for(key: ResourceKey, status: str, base: Any, head: Any) -> list[
         ih = ch.get(name, {}).get("image")
         if ib != ih:
             if status == "changed" or (ib and not ih and status == "removed") or (ih and status == "added"):
-                add("image", f"container `{name}`: `{_fmt(ib)}` → `{_fmt(ih)}`")
+                add("image", f"container {_code(name)}: {_code(_fmt(ib))} → {_code(_fmt(ih))}")
         if status == "changed" and name in cb and name in ch:
             rb, rh = cb[name].get("resources"), ch[name].get("resources")
             if rb != rh:
-                add("resources", f"container `{name}` resources: `{_fmt(rb)}` → `{_fmt(rh)}`")
+                add("resources", f"container {_code(name)} resources: {_code(_fmt(rb))} → {_code(_fmt(rh))}")
     if status == "changed":
         for path in (("spec", "replicas"), ("spec", "minReplicas"), ("spec", "maxReplicas")):
             vb, vh = _get(base, *path), _get(head, *path)
@@ -92,7 +102,7 @@ def highlights_for(key: ResourceKey, status: str, base: Any, head: Any) -> list[
         detail = f"{kind} {verb}"
         tb, th = _get(base, "spec", "tls"), _get(head, "spec", "tls")
         if kind == "Ingress" and tb != th:
-            detail += f"; TLS `{_fmt(tb)}` → `{_fmt(th)}`"
+            detail += f"; TLS {_code(_fmt(tb))} → {_code(_fmt(th))}"
         add("ingress", detail)
     elif kind in CRD_KINDS:
         add("crd", f"CustomResourceDefinition {verb}")

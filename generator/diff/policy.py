@@ -1,11 +1,20 @@
 """Policy delta: findings a change introduces and findings it resolves."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Iterable
 
 from ..core import Finding
+from ..credentials import find_in_text, replace_spans
 from .model import DiffResult, PolicyDelta
 from .reading import split_path
+from .redaction import REDACTED
+
+def _scrub(f: Finding) -> Finding:
+    """A rule's message may quote the offending value: hide credentials in it."""
+    spans = find_in_text(f.message)
+    return replace(f, message=replace_spans(f.message, spans, REDACTED)) if spans else f
+
 
 def _finding_key(f: Finding) -> tuple:
     env, _ = split_path(f.file or "")
@@ -32,6 +41,7 @@ def set_policy_delta(result: DiffResult, base_findings: Iterable[Finding], head_
                 out.append(f)
         return out
 
-    result.policy_delta = PolicyDelta(introduced=uniq(head_list, base_keys), resolved=uniq(base_list, head_keys))
+    result.policy_delta = PolicyDelta(introduced=[_scrub(f) for f in uniq(head_list, base_keys)],
+                                      resolved=[_scrub(f) for f in uniq(base_list, head_keys)])
     return result
 

@@ -1,15 +1,23 @@
-"""Redaction: secret values are replaced before anything is diffed or printed."""
+"""Redaction: secret values are replaced before anything is diffed or printed.
+
+By key: Secret/SealedSecret data; ConfigMap data, annotations, `name`/`value` lists (container
+env, Helm parameters) and everything inside Helm `values`/`valuesObject` whose key looks like a
+credential (generator.credentials.broad_secret_key); elsewhere, keys like `password`, `apiKey`.
+By value: every string is searched for credentials by shape (URL passwords, password= parameters,
+JDBC, AWS keys, PEM blocks, high-entropy tokens; generator.credentials.find_in_text).
+"""
 from __future__ import annotations
 
 import re
 from typing import Any, Callable
 
-_CRED_ENV = re.compile(r"PASSWORD|PASSWD|PASSPHRASE|PWD|SECRET|TOKEN|KEY|CREDENTIAL|CREDS?(?:$|_)|AUTH|PRIVATE|DSN|SALT", re.I)
+import yaml
+
+from ..credentials import broad_secret_key, find_in_text, replace_spans
+
 _CRED_MAPKEY = re.compile(r"password|passwd|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credential|client[_-]?secret|auth[_-]?key|dsn", re.I)
 # mapping keys that name or point to a secret rather than hold one
 _REF_KEY = re.compile(r"(name|names|ref|refs|path|file|selector|mount|namespace|type|enabled|ttl|provider)$", re.I)
-_URL_USERINFO = re.compile(r"(?P<pre>[a-z][a-z0-9+.-]*://[^/\s:@]*:)(?P<pw>[^@\s/]+)(?P<at>@)", re.I)
-
 REDACTED = "<redacted>"
 REDACTED_CHANGED = "<redacted: changed>"
 REDACTED_ADDED = "<redacted: added>"
@@ -38,9 +46,11 @@ def _redact(obj: Any, on_secret: Callable[[tuple, Any], Any]) -> Any:
             return {k: on_secret(path + (str(k),), v) for k, v in value.items()}
         return on_secret(path, value)
 
-    def walk(node: Any, path: tuple, parent_key: str | None) -> Any:
+    def walk(node: Any, path: tuple, parent_key: str | None, broad: bool = False) -> Any:
+        """broad: inside a context where any credential-like key hides its value."""
         if isinstance(node, dict):
             res: dict = {}
+            named_value = isinstance(node.get("name"), str) and broad_secret_key(node["name"])
             for k, v in node.items():
                 ks = str(k)
                 p = path + (ks,)
@@ -50,31 +60,56 @@ def _redact(obj: Any, on_secret: Callable[[tuple, Any], Any]) -> Any:
                     res[k] = whole(v, p)
                 elif kind == "SealedSecret" and path == ("spec", "template") and ks in ("data", "stringData"):
                     res[k] = whole(v, p)
-                elif kind == "ConfigMap" and path == () and ks in ("data", "binaryData") and isinstance(v, dict):
-                    res[k] = {
-                        dk: on_secret(p + (str(dk),), dv) if _CRED_ENV.search(str(dk)) else walk(dv, p + (str(dk),), str(dk))
-                        for dk, dv in v.items()
-                    }
-                elif (
-                    parent_key == "env"
-                    and ks == "value"
-                    and isinstance(node.get("name"), str)
-                    and _CRED_ENV.search(node["name"])
-                ):
+                elif ((kind == "ConfigMap" and path == () and ks in ("data", "binaryData"))
+                      or ks == "annotations" or ks == "valuesObject") and isinstance(v, dict):
+                    res[k] = walk(v, p, ks, broad=True)
+                elif ks == "values" and parent_key == "helm" and isinstance(v, str):
+                    res[k] = helm_values(v, p)
+                elif named_value and ks == "value":  # env: [{name: DB_PASSWORD, value: ...}], helm parameters
                     res[k] = on_secret(p, v)
-                elif _CRED_MAPKEY.search(ks) and not _REF_KEY.search(ks) and not isinstance(v, (dict, list, bool)):
-                    res[k] = on_secret(p, v) if v is not None else v
+                elif not isinstance(v, (dict, list, bool)) and v is not None and (
+                        broad_secret_key(ks) if broad else (_CRED_MAPKEY.search(ks) and not _REF_KEY.search(ks))):
+                    res[k] = on_secret(p, v)
                 else:
-                    res[k] = walk(v, p, ks)
+                    res[k] = walk(v, p, ks, broad)
             return res
         if isinstance(node, list):
-            return [walk(item, path + (_segment(item, i),), parent_key) for i, item in enumerate(node)]
-        if isinstance(node, str) and "://" in node and "@" in node:
-            passwords = tuple(m.group("pw") for m in _URL_USERINFO.finditer(node))
-            if passwords:
-                label = str(on_secret(path + ("(url password)",), passwords))
-                return _URL_USERINFO.sub(lambda m: m.group("pre") + label + m.group("at"), node)
+            return [walk(item, path + (_segment(item, i),), parent_key, broad) for i, item in enumerate(node)]
+        if isinstance(node, str):
+            spans = find_in_text(node)
+            if spans:
+                label = str(on_secret(path + ("(value)",), tuple(node[s.start:s.end] for s in spans)))
+                return replace_spans(node, spans, label)
         return node
+
+    def helm_values(text: str, path: tuple) -> Any:
+        """Helm values given as a YAML string: hide what the same values as a mapping would hide."""
+        try:
+            parsed = yaml.safe_load(text)
+        except yaml.YAMLError:
+            parsed = None
+        if isinstance(parsed, (dict, list)):
+            found: list[str] = []
+            redacted = walk(parsed, path, "valuesObject", broad=True)
+            collect(parsed, redacted, found)
+            out = text
+            for secret in sorted(set(found), key=len, reverse=True):
+                if secret and secret not in out:  # written differently (quoted, escaped): show the parsed form
+                    return yaml.safe_dump(redacted, sort_keys=True, default_flow_style=False, width=1_000_000)
+                out = out.replace(secret, str(on_secret(path + ("(values)",), secret)))
+            text = out
+        return walk(text, path, "values")
+
+    def collect(a: Any, b: Any, found: list[str]) -> None:
+        """Scalars of `a` that redaction changed in `b`."""
+        if isinstance(a, dict) and isinstance(b, dict):
+            for k in a:
+                collect(a[k], b.get(k), found)
+        elif isinstance(a, list) and isinstance(b, list):
+            for x, y in zip(a, b):
+                collect(x, y, found)
+        elif a != b and a is not None and not isinstance(a, (dict, list)):
+            found.append(str(a))
 
     return walk(obj, (), None)
 

@@ -15,6 +15,10 @@ MAX_DELTA = 50
 _PART_HEADER_RESERVE = 300
 
 
+MAX_SHOWN = 300  # characters of one name or path shown inline
+MAX_TICKS = 30  # longest backtick run shown inside a diff block, so a fence stays short
+
+
 def _fence(lines: list[str]) -> str:
     longest = 2
     for line in lines:
@@ -22,18 +26,50 @@ def _fence(lines: list[str]) -> str:
             longest = max(longest, len(m.group()))
     return "`" * (longest + 1)
 
-def _md_code(text: str) -> str:
-    """Inline code that survives backticks in the text."""
-    text = text.replace("\n", " ")
+
+def _fenced_lines(lines: list[str]) -> list[str]:
+    """Lines as shown in a code fence: absurd backtick runs shortened, so the fence is at most 31."""
+    return [re.sub(r"`{%d,}" % (MAX_TICKS + 1), "`" * MAX_TICKS + "…", line) if "`" * (MAX_TICKS + 1) in line
+            else line for line in lines]
+
+
+def _cap(text: str, limit: int = MAX_SHOWN) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _md_code(text: str, limit: int = MAX_SHOWN) -> str:
+    """Inline code that survives backticks in the text (GitHub shows code spans literally)."""
+    text = _cap(str(text).replace("\r", " ").replace("\n", " "), limit)
     ticks = max((len(m.group()) for m in re.finditer(r"`+", text)), default=0)
     fence = "`" * (ticks + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def _md_inline(detail: str) -> str:
-    # details already use `x` for values; just keep them on one line and neutralise HTML
-    return html.escape(detail.replace("\n", " "), quote=False)
+def _md_text(text: str) -> str:
+    """Plain text that stays plain: no HTML or comments, no links or images, no mentions."""
+    text = html.escape(text.replace("\r", " ").replace("\n", " "), quote=False)
+    return text.replace("[", "\\[").replace("]", "\\]").replace("@", "&#64;").replace("|", "\\|")
+
+
+def _md_inline(detail: str, limit: int = 1000) -> str:
+    """A detail or message: its `code` spans kept as code, everything else escaped as plain text."""
+    detail = _cap(detail.replace("\r", " ").replace("\n", " "), limit)
+    out, pos = [], 0
+    while pos < len(detail):
+        m = re.compile(r"`+").search(detail, pos)
+        if not m:
+            out.append(_md_text(detail[pos:]))
+            break
+        close = re.compile(r"(?<!`)%s(?!`)" % m.group()).search(detail, m.end())
+        out.append(_md_text(detail[pos:m.start()]))
+        if close is None:  # an unmatched run is literal text
+            out.append("\\`" * len(m.group()))
+            pos = m.end()
+        else:
+            out.append(_md_code(detail[m.end():close.start()], limit))
+            pos = close.end()
+    return "".join(out)
 
 
 def _md_highlights(result: DiffResult) -> str:
@@ -46,7 +82,7 @@ def _md_highlights(result: DiffResult) -> str:
         if h.category == "prod":
             lines.append(f"- **{label}**: {_md_inline(h.detail)}")
         else:
-            lines.append(f"- **{label}** `{h.env}` {_md_code(h.resource)}: {_md_inline(h.detail)}")
+            lines.append(f"- **{label}** {_md_code(h.env)} {_md_code(h.resource)}: {_md_inline(h.detail)}")
     if len(hl) > MAX_HIGHLIGHTS:
         lines.append(f"- … and {len(hl) - MAX_HIGHLIGHTS} more (see the details below)")
     return "\n".join(lines) + "\n\n"
@@ -83,10 +119,10 @@ def _md_env_table(result: DiffResult, env: str) -> str:
         if c.key.env == env:
             rows.setdefault(c.key.kind or "(no kind)", Counter())[c.status] += 1
     prod = " (production)" if env in PROD_ENVS else ""
-    lines = [f"### Environment `{env or '(none)'}`{prod}", "", "| kind | added | changed | removed | moved |", "|---|---:|---:|---:|---:|"]
+    lines = [f"### Environment {_md_code(env or '(none)')}{prod}", "", "| kind | added | changed | removed | moved |", "|---|---:|---:|---:|---:|"]
     for kind in sorted(rows):
         r = rows[kind]
-        lines.append(f"| {kind} | {r['added']} | {r['changed']} | {r['removed']} | {r['moved']} |")
+        lines.append(f"| {_md_text(_cap(kind))} | {r['added']} | {r['changed']} | {r['removed']} | {r['moved']} |")
     return "\n".join(lines) + "\n\n"
 
 
@@ -100,7 +136,7 @@ def _md_entry(c: ResourceChange, budget: int | None = None) -> str:
     head += "\n\n"
     if not c.diff:
         return head
-    diff = c.diff
+    diff = _fenced_lines(c.diff)
     fence = _fence(diff)
     body = "\n".join(diff)
     entry = f"{head}{fence}diff\n{body}\n{fence}\n\n"
@@ -124,7 +160,7 @@ def _md_entry(c: ResourceChange, budget: int | None = None) -> str:
 def _app_summary(app: str, changes: list[ResourceChange], cont: bool = False) -> str:
     cnt = Counter(c.status for c in changes)
     bits = ", ".join(f"{cnt[s]} {s}" for s in ("added", "changed", "removed", "moved") if cnt[s])
-    label = html.escape(app)
+    label = html.escape(_cap(app))
     if cont:
         return f"<details><summary><b>{label}</b> (continued)</summary>\n\n"
     return f"<details><summary><b>{label}</b> — {bits}</summary>\n\n"
@@ -135,17 +171,17 @@ _DETAILS_CLOSE = "</details>\n\n"
 
 def _md_title(result: DiffResult) -> str:
     c = result.counts()
-    head = f"`{result.head}`" if result.head_sha is None else f"`{result.head}` ({result.head_sha[:8]})"
-    lines = [f"## drydock diff: `{result.base}` ({result.base_sha[:8]}) → {head}", ""]
+    head = _md_code(result.head) if result.head_sha is None else f"{_md_code(result.head)} ({result.head_sha[:8]})"
+    lines = [f"## drydock diff: {_md_code(result.base)} ({result.base_sha[:8]}) → {head}", ""]
     if result.empty:
-        lines.append("No changes to rendered resources." if not result.env else f"No changes to rendered resources in `{result.env}`.")
+        lines.append("No changes to rendered resources." if not result.env else f"No changes to rendered resources in {_md_code(result.env)}.")
     else:
-        envs = ", ".join(f"`{e}`" for e in result.envs)
+        envs = ", ".join(_md_code(e) for e in result.envs)
         lines.append(
             f"**{c['changed']} changed, {c['added']} added, {c['removed']} removed, {c['moved']} moved** in {envs or 'no environment'}"
         )
     for w in result.warnings[:20]:
-        lines.append(f"> warning: {_md_inline(w)}")
+        lines.append(f"> warning: {_md_inline(w, 500)}")
     return "\n".join(lines) + "\n\n"
 
 
@@ -195,8 +231,9 @@ def _pack(blocks: list[tuple[str, str, Any]], budget: int) -> list[str]:
     close_len = len(_DETAILS_CLOSE)
     for typ, text, extra in blocks:
         if typ == "atom":
-            if len(text) > budget:
-                text = text[: budget - 40] + "\n\n_(section truncated)_\n\n"
+            if len(text) > budget:  # cut between lines, never inside one
+                cut = text.rfind("\n", 0, budget - 40)
+                text = text[: max(cut, 0)] + "\n\n_(section truncated)_\n\n"
             if cur and size + len(text) > budget:
                 flush()
             add(text)
