@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 from pathlib import Path
 from typing import Iterable
@@ -62,7 +63,7 @@ def ls_tree(repo: Path, sha: str, prefix: str) -> dict[str, str]:
             continue
         meta, _, path_b = entry.partition(b"\t")
         parts = meta.split()
-        if len(parts) != 3 or parts[1] != b"blob":
+        if len(parts) != 3 or parts[1] != b"blob" or parts[0] == b"120000":  # 120000: a committed symlink
             continue
         path = path_b.decode("utf-8", "surrogateescape")
         if _wanted(path):
@@ -95,19 +96,58 @@ def _wanted(path: str) -> bool:
     return not name.startswith(".") and name.endswith((".yaml", ".yml"))
 
 
-def read_worktree(repo: Path, prefix: str) -> dict[str, bytes]:
+def read_worktree(repo: Path, prefix: str, warnings: list[str] | None = None) -> dict[str, bytes]:
+    """YAML files under prefix on disk. Symlinks, FIFOs and devices are never followed or
+    read (a warning names them): a link could show a file outside the repo in a PR comment,
+    and a FIFO would block the read forever."""
+    warnings = warnings if warnings is not None else []
     root = repo / prefix
     out: dict[str, bytes] = {}
-    if not root.exists():
+    top = repo / prefix.split("/", 1)[0]
+    for p in (top, root):
+        if p.is_symlink():
+            warnings.append(f"{p.relative_to(repo).as_posix()}: a symbolic link, not read")
+            return out
+    if not root.is_dir():
         return out
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, dirnames, filenames in os.walk(root):  # never descends into linked folders
+        for d in sorted(dirnames):
+            if os.path.islink(os.path.join(dirpath, d)) and not d.startswith("."):
+                warnings.append(f"{(Path(dirpath) / d).relative_to(repo).as_posix()}: a symbolic link, not read")
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for fn in filenames:
+        for fn in sorted(filenames):
             p = Path(dirpath) / fn
             rel = p.relative_to(repo).as_posix()
             if _wanted(rel):
-                out[rel] = p.read_bytes()
+                data = _read_regular(p)
+                if data is None:
+                    warnings.append(f"{rel}: not a regular file (symbolic link, FIFO or device), not read")
+                else:
+                    out[rel] = data
     return out
+
+
+def _read_regular(path: Path) -> bytes | None:
+    """The bytes of a regular file; None for anything else. O_NOFOLLOW + O_NONBLOCK, then
+    fstat: no window between the check and the read where a link or FIFO could slip in."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            return fh.read()
+    finally:
+        os.close(fd)
+
+
+def uncommitted(repo: Path, prefixes: Iterable[str]) -> list[str]:
+    """Paths under prefixes that differ from HEAD in the working tree (staged, unstaged, untracked)."""
+    proc = run_git(repo, "status", "--porcelain", "-z", "--untracked-files=all", "--", *prefixes)
+    return sorted({e[3:].decode("utf-8", "surrogateescape") for e in proc.stdout.split(b"\0") if len(e) > 3
+                   and e[2:3] == b" "})
 
 
 def cat_blobs_by_path(repo: Path, tree: dict[str, str]) -> dict[str, bytes]:
@@ -115,12 +155,13 @@ def cat_blobs_by_path(repo: Path, tree: dict[str, str]) -> dict[str, bytes]:
     return {p: blobs[s] for p, s in tree.items() if s in blobs}
 
 
-def read_rendered(repo: Path, ref: str | None, env: str | None = None) -> dict[str, bytes]:
+def read_rendered(repo: Path, ref: str | None, env: str | None = None,
+                  warnings: list[str] | None = None) -> dict[str, bytes]:
     """The YAML files under rendered/ at a git ref, or in the working tree when ref is None."""
     repo = Path(repo)
     check_repo(repo)
     prefix = f"{RENDERED}/{env}/" if env else f"{RENDERED}/"
     if ref is None:
-        return read_worktree(repo, prefix)
+        return read_worktree(repo, prefix, warnings)
     return cat_blobs_by_path(repo, ls_tree(repo, resolve(repo, ref), prefix))
 

@@ -51,6 +51,7 @@ def _fmt(v: Any) -> str:
 def _code(text: str) -> str:
     """`text` as a code span even when it holds backticks (views parse these spans back)."""
     text = text.replace("\n", " ")
+    text = text or "(empty)"  # an empty span would read as a stray backtick run
     ticks = max((len(m) for m in re.findall(r"`+", text)), default=0)
     fence = "`" * (ticks + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""

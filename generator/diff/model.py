@@ -90,6 +90,9 @@ class DiffResult:
     warnings: list[str] = field(default_factory=list)
     policy_delta: PolicyDelta | None = None
     env: str | None = None
+    # Files with uncommitted changes that this diff does not include (head is a ref): the
+    # command line says so. Not part of the JSON: it describes the run, not the change.
+    uncommitted: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:

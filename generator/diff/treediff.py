@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from .git import cat_blobs, cat_blobs_by_path, check_repo, run_git, ls_tree, read_worktree, resolve
+from .git import cat_blobs, cat_blobs_by_path, check_repo, ls_tree, read_worktree, resolve, run_git, uncommitted
 from .highlights import highlights_for
 from .model import RENDERED, DiffResult, ResourceChange, env_order
 from .reading import dump_lines, parse_files
@@ -69,9 +69,21 @@ def diff_trees(base_files: dict[str, bytes], head_files: dict[str, bytes], warni
     return changes
 
 
+def _sides(base: str | None, head: str | None, worktree: bool) -> tuple[str, bool]:
+    """No base: HEAD against the working tree, like `git diff`."""
+    if worktree and head is not None:
+        raise InputError("--head and --worktree cannot be used together", hint="drop one of them")
+    if base is None:
+        if head is not None:
+            raise InputError("--head needs --base", hint="give both refs (--base REF --head REF), or neither to see "
+                             "uncommitted changes")
+        return "HEAD", True
+    return base, worktree
+
+
 def diff_refs(
     repo: Path,
-    base: str,
+    base: str | None = None,
     head: str | None = None,
     *,
     worktree: bool = False,
@@ -79,19 +91,20 @@ def diff_refs(
 ) -> DiffResult:
     """Diff `rendered/` at `base` against `head` (default HEAD) or the working tree.
 
-    Raises InputError when `repo` is not a git repository or a ref does not exist.
+    With no base: HEAD against the working tree. When head is a ref, `uncommitted` lists the
+    files under rendered/ that the diff leaves out. Raises InputError when `repo` is not a git
+    repository or a ref does not exist.
     """
     repo = Path(repo)
     check_repo(repo)
-    if worktree and head is not None:
-        raise InputError("--head and --worktree cannot be used together", hint="drop one of them")
+    base, worktree = _sides(base, head, worktree)
     prefix = f"{RENDERED}/{env}/" if env else f"{RENDERED}/"
     base_sha = resolve(repo, base)
     warnings: list[str] = []
     base_tree = ls_tree(repo, base_sha, prefix)
     if worktree:
         head_label, head_sha = "working tree", None
-        head_files = read_worktree(repo, prefix)
+        head_files = read_worktree(repo, prefix, warnings)
         base_files = cat_blobs_by_path(repo, base_tree)
     else:
         head_label = head or "HEAD"
@@ -102,7 +115,8 @@ def diff_refs(
         base_files = {p: blobs[s] for p, s in base_tree.items() if p not in same and s in blobs}
         head_files = {p: blobs[s] for p, s in head_tree.items() if p not in same and s in blobs}
     changes = diff_trees(base_files, head_files, warnings)
-    return DiffResult(base=base, head=head_label, base_sha=base_sha, head_sha=head_sha, changes=changes, warnings=warnings, env=env)
+    return DiffResult(base=base, head=head_label, base_sha=base_sha, head_sha=head_sha, changes=changes, warnings=warnings,
+                      env=env, uncommitted=[] if worktree else uncommitted(repo, [prefix]))
 
 
 def _render_at(repo: Path, ref: str | None, env: str | None) -> dict[str, bytes]:
@@ -128,13 +142,12 @@ def _render_at(repo: Path, ref: str | None, env: str | None) -> dict[str, bytes]
                 for f in render_env(platform, e).files}
 
 
-def diff_renders(repo: Path, base: str, head: str | None = None, *, worktree: bool = False,
+def diff_renders(repo: Path, base: str | None = None, head: str | None = None, *, worktree: bool = False,
                  env: str | None = None) -> DiffResult:
     """Like diff_refs, but renders both sides from their inputs instead of reading committed rendered/."""
     repo = Path(repo)
     check_repo(repo)
-    if worktree and head is not None:
-        raise InputError("--head and --worktree cannot be used together", hint="drop one of them")
+    base, worktree = _sides(base, head, worktree)
     warnings: list[str] = []
     base_files = _render_at(repo, base, env)
     head_label = "working tree" if worktree else (head or "HEAD")
@@ -142,4 +155,5 @@ def diff_renders(repo: Path, base: str, head: str | None = None, *, worktree: bo
     changes = diff_trees(base_files, head_files, warnings)
     return DiffResult(base=base, head=head_label, base_sha=resolve(repo, base),
                       head_sha=None if worktree else resolve(repo, head_label), changes=changes,
-                      warnings=warnings, env=env)
+                      warnings=warnings, env=env,
+                      uncommitted=[] if worktree else uncommitted(repo, ["services/", "environments/"]))

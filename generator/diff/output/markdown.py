@@ -29,17 +29,24 @@ def _fence(lines: list[str]) -> str:
 
 def _fenced_lines(lines: list[str]) -> list[str]:
     """Lines as shown in a code fence: absurd backtick runs shortened, so the fence is at most 31."""
+    lines = [_BREAKS.sub(" ", line) for line in lines]
     return [re.sub(r"`{%d,}" % (MAX_TICKS + 1), "`" * MAX_TICKS + "…", line) if "`" * (MAX_TICKS + 1) in line
             else line for line in lines]
 
 
+_BREAKS = re.compile("[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")  # anything some reader takes for a new line
+
+
 def _cap(text: str, limit: int = MAX_SHOWN) -> str:
+    """One line of at most `limit` characters."""
+    text = _BREAKS.sub(" ", str(text))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _md_code(text: str, limit: int = MAX_SHOWN) -> str:
     """Inline code that survives backticks in the text (GitHub shows code spans literally)."""
-    text = _cap(str(text).replace("\r", " ").replace("\n", " "), limit)
+    text = _cap(str(text), limit)
+    text = text or "(empty)"  # an empty span would read as a stray backtick run
     ticks = max((len(m.group()) for m in re.finditer(r"`+", text)), default=0)
     fence = "`" * (ticks + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
@@ -48,13 +55,20 @@ def _md_code(text: str, limit: int = MAX_SHOWN) -> str:
 
 def _md_text(text: str) -> str:
     """Plain text that stays plain: no HTML or comments, no links or images, no mentions."""
-    text = html.escape(text.replace("\r", " ").replace("\n", " "), quote=False)
+    text = html.escape(_BREAKS.sub(" ", text), quote=False)
+    text = text.replace("\\", "\\\\").replace("`", "\\`")
     return text.replace("[", "\\[").replace("]", "\\]").replace("@", "&#64;").replace("|", "\\|")
+
+
+def _html_text(text: str) -> str:
+    """Text inside our HTML (<summary>): entities only, since markdown escapes do not apply there."""
+    text = html.escape(_cap(text), quote=True)
+    return text.replace("[", "&#91;").replace("]", "&#93;").replace("@", "&#64;").replace("`", "&#96;")
 
 
 def _md_inline(detail: str, limit: int = 1000) -> str:
     """A detail or message: its `code` spans kept as code, everything else escaped as plain text."""
-    detail = _cap(detail.replace("\r", " ").replace("\n", " "), limit)
+    detail = _cap(detail, limit)
     out, pos = [], 0
     while pos < len(detail):
         m = re.compile(r"`+").search(detail, pos)
@@ -160,7 +174,7 @@ def _md_entry(c: ResourceChange, budget: int | None = None) -> str:
 def _app_summary(app: str, changes: list[ResourceChange], cont: bool = False) -> str:
     cnt = Counter(c.status for c in changes)
     bits = ", ".join(f"{cnt[s]} {s}" for s in ("added", "changed", "removed", "moved") if cnt[s])
-    label = html.escape(_cap(app))
+    label = _html_text(app)
     if cont:
         return f"<details><summary><b>{label}</b> (continued)</summary>\n\n"
     return f"<details><summary><b>{label}</b> — {bits}</summary>\n\n"
