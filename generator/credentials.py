@@ -126,13 +126,16 @@ def find_in_text(text: str, *, hide_more: bool = True) -> list[Span]:
             spans.append(Span(m.start("value"), m.end("value"), "parameter"))
     for m in _AWS_KEY.finditer(text):
         spans.append(Span(m.start(), m.end(), "aws-access-key"))
+    precise = list(spans)
     for m in _TOKEN.finditer(text):
         # A JWT or a path splits into parts; each part is judged on its own as well.
         pieces = [(m.start(), m.group())] + [(m.start() + p.start(), p.group())
                                             for p in re.finditer(r"[^./]+", m.group())]
         for start, tok in pieces:
             if high_entropy(tok):
-                spans.append(Span(start, start + len(tok), "high-entropy"))
+                # a token that overlaps a precise match (password=...) is that match, not a new one
+                if not any(s.start < start + len(tok) and start < s.end for s in precise):
+                    spans.append(Span(start, start + len(tok), "high-entropy"))
                 break
     return _merge(spans)
 

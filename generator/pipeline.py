@@ -16,6 +16,7 @@ from .gate import GateContext
 from .core import Report, Severity
 from .gate.runner import ALL_ENGINES, run_gates
 from .gate.waivers import load_waivers
+from .model.literals import literal_credentials
 from .model.types import Platform
 from .render import RenderedEnv, Staleness, compare, render_env
 from .writer import check_ownership, recover, repo_lock, write_env
@@ -105,8 +106,10 @@ def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: b
             ctx = _context(root, name, platform, opts, warn)
             # Lets the policy check that every ArgoCD Application points at a folder we render.
             contexts[name] = replace(ctx, env_data={**ctx.env_data, "existingPaths": _existing_paths(result.rendered[name])})
+        # Credentials typed into inputs are findings at the input line, whatever --engines says.
+        typed = {name: literal_credentials(platform, name) for name in names}
         result.reports = run_gates(docs, contexts, opts.engines, _waivers(root, opts), progress,
-                                   timings=result.timings)
+                                   timings=result.timings, input_findings=typed)
         if result.blocked:
             return result
     started = time.perf_counter()

@@ -18,6 +18,7 @@ from ..errors import DrydockError
 from . import GateContext
 from ..core import Document, Finding, Report
 from .waivers import Waiver, apply_waivers, fold_duplicates
+from ..model.literals import RULES as INPUT_RULES
 
 ALL_ENGINES = ("schema", "policy", "trivy")
 
@@ -49,6 +50,7 @@ def run_gates(
     today: dt.date | None = None,
     timings: dict[str, float] | None = None,
     shard: tuple[int, int] | None = None,
+    input_findings: dict[str | None, list[Finding]] | None = None,
 ) -> dict[str | None, Report]:
     """Gate each env's documents; contexts[env] carries its threshold and policy settings.
 
@@ -56,6 +58,7 @@ def run_gates(
     see only their documents, while Rego still evaluates the whole render (its cross-resource
     rules need it, and it is cheap) and keeps only the shard's findings. Together the n shards
     report exactly what one unsharded run reports, except unused waivers, which no shard can judge.
+    input_findings: findings about the inputs themselves (model.literals), judged and waived like the rest.
     """
     findings: dict[str | None, list[Finding]] = {env: [] for env in docs_by_env}
     env_of_file = {d.file: env for env, docs in docs_by_env.items() for d in docs}
@@ -85,8 +88,10 @@ def run_gates(
             progress(f"policy: {env or 'manifests'} ({len(docs)} documents)")
             findings[env] += [f for f in _gate("policy").run(docs, contexts[env]) if f.file in in_shard]
         _add(timings, "policy", started)
+    for env, fs in ((input_findings or {}) if shard is None or shard[0] == 1 else {}).items():  # once across shards
+        findings.setdefault(env, []).extend(fs)
     folded = {env: fold_duplicates(fs) for env, fs in findings.items()}
-    known = known_rule_ids(first_ctx.policy_dirs) if waivers else set()
+    known = (known_rule_ids(first_ctx.policy_dirs) | set(INPUT_RULES)) if waivers else set()
     waived = apply_waivers(folded, waivers, known, today, () if shard else engines)
     return {
         env: Report(sorted(fs, key=Finding.sort_key), contexts[env].threshold,
