@@ -19,7 +19,7 @@ from .gate.waivers import load_waivers
 from .model.literals import literal_credentials
 from .model.types import Platform
 from .render import RenderedEnv, Staleness, compare, render_env
-from .writer import check_ownership, recover, repo_lock, write_env
+from .writer import check_out_root, check_ownership, recover, repo_lock, write_env
 
 
 def load_project(root: Path) -> Platform:
@@ -113,6 +113,8 @@ def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: b
         if result.blocked:
             return result
     started = time.perf_counter()
+    if out:
+        check_out_root(out_root)  # never write into a folder of someone else's files
     with repo_lock(out_root):
         recover(out_root)
         for name in names:  # all envs first: a refusal in the last one must not leave the first written
