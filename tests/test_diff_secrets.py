@@ -68,7 +68,8 @@ def _app(name: str, helm: dict) -> dict:
 def planted(draw) -> tuple[str, dict]:
     """(secret, a resource holding it somewhere a credential can hide)."""
     place = draw(st.sampled_from(["configmap-key", "env", "annotation", "values-object", "values-string",
-                                  "parameters", "url", "query", "jdbc", "jdbc-oracle", "aws", "pem", "entropy"]))
+                                  "parameters", "url", "query", "jdbc", "jdbc-oracle", "aws", "pem", "entropy",
+                                  "embedded-file"]))
     word = draw(st.sampled_from(["password", "passwd", "secret", "token", "apikey", "key", "pwd", "pass"]))
     secret = "Zq" + draw(_text(ALNUM + "@/!$%*+-_ .:#&=?", 6, 30)).strip() + "9k"
     if place == "configmap-key":
@@ -86,6 +87,14 @@ def planted(draw) -> tuple[str, dict]:
     if place == "parameters":
         return secret, _app("a", {"parameters": [{"name": "image.tag", "value": "1"},
                                                  {"name": f"auth.{_key(word, draw)}", "value": secret}]})
+    if place == "embedded-file":  # a config file inside a ConfigMap value
+        k = _key(word, draw)
+        fmt = draw(st.sampled_from(["yaml", "properties", "env", "json"]))
+        text = {"yaml": f"server:\n  port: 8080\n  {k}: {json.dumps(secret)}\n",
+                "properties": f"server.port=8080\n{k}={secret}\n",
+                "env": f"export {k}={secret}\nMODE=x\n",
+                "json": json.dumps({"port": 8080, "auth": {k: secret}})}[fmt]
+        return secret, _cm("c", {"application.conf": text})
     if place == "url":
         pw = "P" + draw(_text(URL_PW, 6, 24)) + "w"
         scheme = draw(st.sampled_from(["postgres", "mongodb+srv", "redis", "amqp", "https"]))

@@ -18,6 +18,11 @@ from ..credentials import broad_secret_key, find_in_text, replace_spans
 _CRED_MAPKEY = re.compile(r"password|passwd|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credential|client[_-]?secret|auth[_-]?key|dsn", re.I)
 # mapping keys that name or point to a secret rather than hold one
 _REF_KEY = re.compile(r"(name|names|ref|refs|path|file|selector|mount|namespace|type|enabled|ttl|provider)$", re.I)
+# `key: value` / `key=value` / `export KEY=value` lines of an embedded file (properties, .env, INI, YAML)
+_LINE = re.compile(r"(?m)^([ \t]*(?:export[ \t]+)?[\"']?([A-Za-z0-9_.\-/]+)[\"']?[ \t]*[:=][ \t]*)(\S.*?)[ \t]*$")
+# "key": "value" pairs of inline JSON / flow YAML
+_PAIR = re.compile(r"""(["'])([^"'\n]{1,100})\1(\s*:\s*)(["'])((?:(?!\4)[^\\\n]|\\.)*)\4""")
+
 REDACTED = "<redacted>"
 REDACTED_CHANGED = "<redacted: changed>"
 REDACTED_ADDED = "<redacted: added>"
@@ -76,13 +81,24 @@ def _redact(obj: Any, on_secret: Callable[[tuple, Any], Any]) -> Any:
         if isinstance(node, list):
             return [walk(item, path + (_segment(item, i),), parent_key, broad) for i, item in enumerate(node)]
         if isinstance(node, str):
+            if parent_key != "values" and ("\n" in node.strip() or node.lstrip()[:1] in ("{", "[")):
+                node = embedded(node, path)  # an embedded file: YAML, JSON, properties, .env
             spans = find_in_text(node)
             if spans:
                 label = str(on_secret(path + ("(value)",), tuple(node[s.start:s.end] for s in spans)))
                 return replace_spans(node, spans, label)
         return node
 
-    def helm_values(text: str, path: tuple) -> Any:
+    def embedded(text: str, path: tuple) -> str:
+        """A config file inside a string: hide the values of credential-named keys in it."""
+        out = helm_values(text, path, walk_after=False)
+        out = _PAIR.sub(lambda m: m.group(0)[: m.start(5) - m.start(0)] + str(on_secret(path + ("(pair)", m.group(2)), m.group(5)))
+                        + m.group(4) if broad_secret_key(m.group(2)) else m.group(0), out)
+        return _LINE.sub(lambda m: m.group(1) + str(on_secret(path + ("(line)", m.group(2)), m.group(3)))
+                         if broad_secret_key(m.group(2)) and m.group(3).strip() not in ("", "|", ">", "|-", ">-")
+                         else m.group(0), out)
+
+    def helm_values(text: str, path: tuple, walk_after: bool = True) -> Any:
         """Helm values given as a YAML string: hide what the same values as a mapping would hide."""
         try:
             parsed = yaml.safe_load(text)
@@ -98,7 +114,7 @@ def _redact(obj: Any, on_secret: Callable[[tuple, Any], Any]) -> Any:
                     return yaml.safe_dump(redacted, sort_keys=True, default_flow_style=False, width=1_000_000)
                 out = out.replace(secret, str(on_secret(path + ("(values)",), secret)))
             text = out
-        return walk(text, path, "values")
+        return walk(text, path, "values") if walk_after else text
 
     def collect(a: Any, b: Any, found: list[str]) -> None:
         """Scalars of `a` that redaction changed in `b`."""
