@@ -103,3 +103,10 @@ def test_synth_prod_is_blocked_and_writes_nothing_and_never_prints_the_value(tmp
     r = run_drydock("synth", "--env", "dev", "--engines", "schema", "--format", "json", cwd=repo)
     assert r.code == 0, r.err  # MEDIUM is below dev's HIGH threshold: reported, not blocking
     assert "DD-CRED-002" in r.out and SECRET not in r.out + r.err
+
+
+def test_rules_and_explain_know_the_input_rules(tmp_path):
+    r = run_drydock("explain", "DD-CRED-001", cwd=REPO)
+    assert r.code == 0 and "HIGH" in r.out and "spec.secrets" in r.out
+    r = run_drydock("rules", cwd=REPO)
+    assert "DD-CRED-002" in r.out and "MEDIUM" in r.out

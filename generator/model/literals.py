@@ -17,17 +17,24 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from ..core import Finding, Resource, Severity, SourceRef
+from ..core import Finding, Resource, SourceRef
 from ..credentials import literal_credential
+from ..platform.rules import rule
 from .types import Platform
 
 PRODUCTION_ENVS = frozenset({"prod", "production", "prd", "live"})
 FIX = ("move the value to AWS Secrets Manager and reference it under spec.secrets (env, key, property); "
        "treat the typed value as exposed and rotate it")
-RULES = {
-    "DD-CRED-001": ("Literal credential in an input rendered for production", Severity.HIGH),
-    "DD-CRED-002": ("Literal credential in an input", Severity.MEDIUM),
-}
+_WHY = ("A credential typed into a service `config` or an add-on's `values` is rendered in clear text into "
+        "a ConfigMap or an ArgoCD Application: it lands in git, in every clone and in the cluster. Found by key "
+        "(DB_PASSWORD, apiKey, STRIPE_KEY) or by shape (URL or JDBC password, password=/token= parameters, AWS "
+        "access key id, PEM private key, high-entropy token); the value is never printed.")
+RULES = {r.id: r for r in (
+    rule("DD-CRED-001", "HIGH", "Literal credential in an input rendered for production", FIX,
+         _WHY + " Production envs: prod, production, prd, live.", __name__),
+    rule("DD-CRED-002", "MEDIUM", "Literal credential in an input", FIX,
+         _WHY + " Non-production envs: blocking by the env's gate threshold.", __name__),
+)}
 
 
 def rule_for(env: str) -> str:
@@ -50,12 +57,11 @@ def literal_credentials(platform: Platform, env: str, services: list[str] | None
 
     services: the services deployed in env (default: all of them).
     """
-    rule = rule_for(env)
-    title, severity = RULES[rule]
+    r = RULES[rule_for(env)]
     out: list[Finding] = []
 
     def add(file: str, line: int, resource: Resource, where: str, why: str) -> None:
-        out.append(Finding(rule, title, severity,
+        out.append(Finding(r.id, r.title, r.severity,
                            f"{where}: {why}; it would be written in clear text to rendered/{env}",
                            "drydock", resource, file, line, SourceRef(file, line), fix=FIX))
 
