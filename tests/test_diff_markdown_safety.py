@@ -65,7 +65,7 @@ def _check(part: str, limit: int) -> None:
     assert opened == 0
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(st.lists(change(), max_size=6), st.lists(long_text, max_size=3), st.sampled_from([2000, 3000, 9000, 65536]),
        hostile_text, hostile_text)
 def test_every_part_is_under_the_limit_and_nothing_escapes_code(changes, warnings, limit, base, head):

@@ -16,7 +16,8 @@ _PART_HEADER_RESERVE = 300
 
 
 MAX_SHOWN = 300  # characters of one name or path shown inline
-MAX_TICKS = 30  # longest backtick run shown inside a diff block, so a fence stays short
+MAX_TICKS = 30  # longest backtick run shown inside a diff block or code span, so a fence stays short
+MAX_LABEL = 100  # characters of an app name in <summary> (escaped, at most 6x that)
 
 
 def _fence(lines: list[str]) -> str:
@@ -45,7 +46,7 @@ def _cap(text: str, limit: int = MAX_SHOWN) -> str:
 
 def _md_code(text: str, limit: int = MAX_SHOWN) -> str:
     """Inline code that survives backticks in the text (GitHub shows code spans literally)."""
-    text = _cap(str(text), limit)
+    text = _cap(re.sub(r"`{%d,}" % (MAX_TICKS + 1), "`" * MAX_TICKS + "…", str(text)), limit)
     text = text or "(empty)"  # an empty span would read as a stray backtick run
     ticks = max((len(m.group()) for m in re.finditer(r"`+", text)), default=0)
     fence = "`" * (ticks + 1)
@@ -62,7 +63,7 @@ def _md_text(text: str) -> str:
 
 def _html_text(text: str) -> str:
     """Text inside our HTML (<summary>): entities only, since markdown escapes do not apply there."""
-    text = html.escape(_cap(text), quote=True)
+    text = html.escape(_cap(text, MAX_LABEL), quote=True)
     return text.replace("[", "&#91;").replace("]", "&#93;").replace("@", "&#64;").replace("`", "&#96;")
 
 
@@ -140,14 +141,19 @@ def _md_env_table(result: DiffResult, env: str) -> str:
     return "\n".join(lines) + "\n\n"
 
 
-def _md_entry(c: ResourceChange, budget: int | None = None) -> str:
-    sign = STATUS_SIGN[c.status]
-    head = f"**{sign} {c.status}** {_md_code(c.key.display())}"
+def _entry_head(c: ResourceChange, limit: int = MAX_SHOWN) -> str:
+    head = f"**{STATUS_SIGN[c.status]} {c.status}** {_md_code(c.key.display(), limit)}"
     if c.status == "moved" or (c.base_path and c.head_path and c.base_path != c.head_path):
-        head += f" {_md_code(c.base_path or '')} → {_md_code(c.head_path or '')}"
+        head += f" {_md_code(c.base_path or '', limit)} → {_md_code(c.head_path or '', limit)}"
     else:
-        head += f" {_md_code(c.path)}"
-    head += "\n\n"
+        head += f" {_md_code(c.path, limit)}"
+    return head + "\n\n"
+
+
+def _md_entry(c: ResourceChange, budget: int | None = None) -> str:
+    head = _entry_head(c)
+    if budget is not None and len(head) > budget // 3:  # absurd names: keep room for the diff
+        head = _entry_head(c, 60)
     if not c.diff:
         return head
     diff = _fenced_lines(c.diff)
