@@ -94,7 +94,7 @@ def test_per_env_override_and_addon_values(tmp_path):
 def test_synth_prod_is_blocked_and_writes_nothing_and_never_prints_the_value(tmp_path):
     repo = copy_inputs(tmp_path / "repo")
     svc = _add_config(repo, "order-service", f"    DB_PASSWORD: {SECRET}\n")
-    r = run_drydock("synth", "--env", "prod", "--engines", "schema", cwd=repo)
+    r = run_drydock("synth", "--env", "prod", "--engines", "schema,trivy", cwd=repo)
     assert r.code == 1, r.err
     out = r.out + r.err
     assert "DD-CRED-001" in out and f"services/order-service.yaml:{_line_of(svc, 'DB_PASSWORD')}" in out
