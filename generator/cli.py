@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from .errors import DrydockError
+from .errors import DrydockError, Interrupted
 
 ENGINE_CHOICES = ("regorus", "opa", "opa-server")
 FORMATS = ("text", "json", "sarif", "junit", "github")
@@ -33,6 +33,11 @@ class State:
         if self.verbosity >= 0:
             click.echo(msg, err=True)
 
+    def timings(self, phases: dict[str, float]) -> None:
+        """-v: one line with the seconds each phase took."""
+        if self.verbosity > 0 and phases:
+            click.echo("drydock: timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in phases.items()), err=True)
+
     def warn(self, msg: str) -> None:
         if self.verbosity >= 0:
             click.echo(f"warning: {msg}", err=True)
@@ -51,11 +56,21 @@ GLOBAL_FLAGS = {"-v", "-vv", "-vvv", "--verbose", "-q", "--quiet", "--debug"}
 
 
 def _hoist_global_flags(argv: list[str]) -> list[str]:
-    """Let -v/-q/--debug stand anywhere (`drydock synth --all -v`), as users type them."""
+    """Let -v/-q/--debug/--color stand anywhere (`drydock synth --all -v`), as users type them."""
     if "--" in argv:
         return argv
-    flags = [a for a in argv if a in GLOBAL_FLAGS]
-    return flags + [a for a in argv if a not in GLOBAL_FLAGS]
+    flags, rest, i = [], [], 0
+    while i < len(argv):
+        a = argv[i]
+        if a in GLOBAL_FLAGS or a.startswith("--color="):
+            flags.append(a)
+        elif a == "--color" and i + 1 < len(argv):
+            flags += argv[i:i + 2]
+            i += 1
+        else:
+            rest.append(a)
+        i += 1
+    return flags + rest
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -66,6 +81,10 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("error: interrupted", err=True)
         rc = 130
+    except Interrupted as exc:  # promote undid its edit before getting here
+        click.echo(f"error: interrupted by signal {exc.signum}; the edit in progress was undone", err=True)
+        click.echo("  fix: run the command again", err=True)
+        rc = 128 + exc.signum
     except click.exceptions.NoArgsIsHelpError as exc:
         exc.show()
         rc = 2
@@ -171,8 +190,8 @@ def _emit_report(state: State, report, fmt: str, output: Path | None) -> None:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text, encoding="utf-8")
         state.info(f"report written to {output}")
-    elif fmt != "text" or state.verbosity >= 0 or report.findings:
-        click.echo(text, nl=not text.endswith("\n"))
+    elif fmt != "text" or state.verbosity >= 0 or report.blocking():  # -q: silent on success
+        click.echo(text, nl=not text.endswith("\n"), color=state.color)  # click strips ANSI on a pipe otherwise
 
 
 @cli.command()
@@ -206,6 +225,10 @@ def synth(state: State, envs, all_envs, check, no_gate, out, fmt, output, **gate
     opts = _gate_opts(state, **gate_kw)
     result = run_synth(state.repo, None if all_envs else list(envs), gate=not no_gate, check=check, out=out,
                        opts=opts, progress=state.progress, warn=state.warn)
+    for env, names in result.not_deployed.items():
+        if names:
+            state.info(f"{env}: not deployed (not in environments/{env}.yaml images.versions): {', '.join(names)}")
+    state.timings(result.timings)
     if check:
         stale = False
         for env, s in result.staleness.items():
@@ -249,12 +272,18 @@ def check(state: State, paths, env, shard, fmt, output, **gate_kw) -> None:
       drydock check rendered/ --shard 2/4      # one job of a 4-way CI matrix
     """
     from .gate.runner import parse_shard
-    from .pipeline import check_paths
+    from .pipeline import check_paths, infer_env
 
     opts = _gate_opts(state, **gate_kw)
+    if env is None:
+        env = infer_env(paths, state.repo)
+        if env:
+            state.info(f"using --env {env} (the paths are under rendered/{env}/)")
+    timings: dict[str, float] = {}
     report = check_paths(state.repo, list(paths) or [str(state.repo / "rendered")], env, opts,
                          progress=state.progress, warn=state.warn, stdin=sys.stdin,
-                         shard=parse_shard(shard) if shard else None)
+                         shard=parse_shard(shard) if shard else None, timings=timings)
+    state.timings(timings)
     _emit_report(state, report, fmt, output)
     if report.blocking():
         sys.exit(1)
@@ -372,7 +401,8 @@ def test_policies(state: State, policy_dirs) -> None:
     failed = [r for r in results if not r.passed]
     for r in failed:
         click.echo(f"FAIL {r.package}.{r.name}" + (f": {r.error}" if r.error else ""))
-    click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    if failed or state.verbosity >= 0:
+        click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
     if failed or not results:
         sys.exit(1)
 
@@ -434,24 +464,28 @@ def diff(state: State, base, head, worktree, env, fmt, output, no_policy, render
 @click.option("--from", "src", required=True, metavar="ENV", help="Environment to copy image versions from.")
 @click.option("--to", "dst", required=True, metavar="ENV", help="Environment to promote into.")
 @click.option("--service", "services", multiple=True, metavar="NAME", help="Only this service (repeatable).")
+@click.option("--digest", "digests", multiple=True, metavar="SVC=sha256:HEX",
+              help="Image digest for a service going into a digest-pinned env (repeatable). Without it, "
+                   "crane or skopeo on PATH looks it up in the registry.")
 @gate_options
 @click.pass_obj
-def promote(state: State, src, dst, services, fmt, output, **gate_kw) -> None:
+def promote(state: State, src, dst, services, digests, fmt, output, **gate_kw) -> None:
     """Copy image versions (tag or digest) from one environment to the next, re-render, gate.
 
     Refuses when the source env's committed render is stale or gated out. Edits only
     environments/TO.yaml (in place, comments kept) and rendered/TO/; if the gate blocks
-    the new render, the environment file is restored and nothing is written.
+    the new render, or the run is interrupted (Ctrl-C, SIGTERM), the environment file is
+    restored and nothing is written. A promotion cut short by SIGKILL is repaired by the next run.
 
     \b
     Examples:
       drydock promote --from staging --to prod
-      drydock promote --from dev --to staging --service order-service
+      drydock promote --from dev --to staging --service order-service --digest order-service=sha256:<64 hex>
     """
-    from .promote import promote as run_promote
+    from .promote import parse_digests, promote as run_promote
 
     result = run_promote(state.repo, src, dst, list(services) or None, opts=_gate_opts(state, **gate_kw),
-                         progress=state.progress, warn=state.warn)
+                         digests=parse_digests(digests), progress=state.progress, warn=state.warn)
     if result.report is not None and (result.blocked or result.report.findings):
         _emit_report(state, result.report, fmt, output)
     if result.blocked:
@@ -462,9 +496,48 @@ def promote(state: State, src, dst, services, fmt, output, **gate_kw) -> None:
     if not result.changes:
         state.info(f"nothing to promote: {dst} already runs {src}'s versions")
         return
-    for c in result.changes:
+    for c in result.changes if state.verbosity >= 0 else ():
         click.echo(f"{c.service}: {c.old or '(none)'} -> {c.new} ({result.env_file}:{c.line})")
     state.info(f"rendered/{dst} updated; review with: drydock diff --base HEAD --worktree --env {dst}")
+
+
+@cli.group()
+def new() -> None:
+    """Scaffold new inputs."""
+
+
+def _csv(values) -> list[str]:
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+@new.command("service")
+@click.argument("name")
+@click.option("--component", type=click.Choice(["backend", "frontend", "admin"]), default="backend", show_default=True)
+@click.option("--port", type=int, default=8080, show_default=True, help="Container port (1024-65535).")
+@click.option("--depends-on", "depends_on", multiple=True, metavar="SVC,...", help="Services it calls.")
+@click.option("--datastore", "datastores", multiple=True, metavar="postgresql|mongodb|redis",
+              help="Datastores it uses (repeatable or comma-separated).")
+@click.option("--queue", "queues", multiple=True, metavar="rabbitmq", help="Queues it uses.")
+@click.option("--team", metavar="TEAM", help="Owning team (routes its alerts).")
+@click.option("--env", default="dev", show_default=True, help="The one environment it is added to.")
+@click.pass_obj
+def new_service(state: State, name, component, port, depends_on, datastores, queues, team, env) -> None:
+    """Write a commented services/NAME.yaml and deploy it to dev only (version 0.1.0).
+
+    \b
+    Example:
+      drydock new service payment-service --depends-on order-service --datastore postgresql
+    """
+    from .scaffold import new_service as run_new
+
+    made = run_new(state.repo, name, component=component, port=port, depends_on=_csv(depends_on),
+                   datastores=_csv(datastores), queues=_csv(queues), team=team, env=env)
+    state.info(f"wrote services/{made.name}.yaml; added {made.name}: \"0.1.0\" to environments/{made.env}.yaml "
+               "(no other environment deploys it yet)")
+    if state.verbosity >= 0:
+        click.echo("next:")
+        for line in made.next_commands:
+            click.echo(f"  {line}")
 
 
 @cli.group()

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 from .errors import InputError
 from .gate import GateContext
@@ -49,6 +51,7 @@ class SynthResult:
     staleness: dict[str, Staleness] = field(default_factory=dict)
     written: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase: render, schema, policy, trivy, write
+    not_deployed: dict[str, list[str]] = field(default_factory=dict)  # env -> services its versions do not name
 
     @property
     def blocked(self) -> bool:
@@ -68,7 +71,7 @@ def _context(root: Path, env_name: str | None, platform: Platform | None, opts: 
              warn: Callable[[str], None]) -> GateContext:
     env = platform.environments[env_name] if platform and env_name else None
     threshold = opts.threshold or (env.threshold if env else Severity.HIGH)
-    env_data = env.gate_data() if env else {}
+    env_data = env.gate_data(platform.services) if env and platform else {}
     if env and platform:
         # The platform engine judges secret paths against the other envs and IAM roles against this one's.
         env_data = {**env_data, "environments": sorted(platform.environments),
@@ -115,16 +118,30 @@ def _waivers(root: Path, opts: GateOptions, platform: Platform | None = None):
 
 def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: bool = False,
           out: Path | None = None, opts: GateOptions = GateOptions(),
-          progress: Callable[[str], None] = lambda m: None, warn: Callable[[str], None] = lambda m: None) -> SynthResult:
-    """Render envs (all when None), gate them, and write (or compare with) rendered/."""
+          progress: Callable[[str], None] = lambda m: None, warn: Callable[[str], None] = lambda m: None,
+          on_written: Callable[[str], None] = lambda env: None) -> SynthResult:
+    """Render envs (all when None), gate them, and write (or compare with) rendered/.
+
+    on_written(env) runs right after rendered/<env> is landed, with SIGINT/SIGTERM held back,
+    so a caller (promote) can record "done" before any interruption is delivered.
+    """
+    from .promote import repair_promotion
+
     root = Path(root)
+    repair_promotion(root, warn)  # a promotion cut short by SIGKILL is finished or undone first
     platform = load_project(root)
     names = list(envs) if envs else list(platform.environments)
-    for name in names:
-        platform.environment(name)  # every name checked before any rendering
+    problems = []
+    for name in names:  # every env checked before any rendering: all or nothing
+        try:
+            platform.for_env(name)
+        except InputError as exc:
+            problems += exc.problems
+    if problems:
+        raise InputError(problems)
     if not check:
         _require_trivy(platform, names, gate, opts, warn)
-    result = SynthResult({})
+    result = SynthResult({}, not_deployed={n: platform.not_deployed(n) for n in names})
     started = time.perf_counter()
     for name in names:
         progress(f"render: {name}")
@@ -147,7 +164,7 @@ def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: b
             # Lets the policy check that every ArgoCD Application points at a folder we render.
             contexts[name] = replace(ctx, env_data={**ctx.env_data, "existingPaths": _existing_paths(result.rendered[name])})
         # Credentials typed into inputs are findings at the input line, whatever --engines says.
-        typed = {name: literal_credentials(platform, name) for name in names}
+        typed = {name: literal_credentials(platform, name, platform.deployed(name)) for name in names}
         result.reports = run_gates(docs, contexts, opts.engines, _waivers(root, opts, platform), progress,
                                    timings=result.timings, input_findings=typed)
         if result.blocked:
@@ -155,7 +172,7 @@ def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: b
     started = time.perf_counter()
     if out:
         check_out_root(out_root)  # never write into a folder of someone else's files
-    with repo_lock(out_root):
+    with repo_lock(out_root), signals_deferred():
         recover(out_root)
         for name in names:  # all envs first: a refusal in the last one must not leave the first written
             check_ownership(result.rendered[name], out_root)
@@ -163,6 +180,7 @@ def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: b
             progress(f"write: {out_root / name}")
             write_env(result.rendered[name], out_root)
             result.written.append(name)
+            on_written(name)
     result.timings["write"] = time.perf_counter() - started
     return result
 
@@ -183,14 +201,48 @@ def _require_trivy(platform: Platform, names: Sequence[str], gate: bool, opts: G
                      hint="add trivy to --engines (or drop --engines) to write it; --no-gate skips every gate explicitly")
 
 
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM until the block ends: the writes it does land together or not at all."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def _existing_paths(rendered: RenderedEnv) -> list[str]:
     return sorted({f"{rendered.env}/{f.path.split('/', 1)[0]}" for f in rendered.files})
+
+
+def infer_env(paths: Sequence[str | Path], root: Path | None = None) -> str | None:
+    """The env that paths under rendered/<env>/ imply: one env for all of them, else None.
+
+    `drydock check rendered/prod` then gates with prod's settings without `--env prod`.
+    With root, the env must also have a file in root/environments/.
+    """
+    found: set[str] = set()
+    for p in paths:
+        if str(p) == "-":
+            return None
+        parts = Path(os.path.normpath(os.path.abspath(p))).parts
+        idx = [i for i, part in enumerate(parts[:-1]) if part == "rendered"]
+        if not idx:
+            return None
+        found.add(parts[idx[-1] + 1])
+    if len(found) != 1:
+        return None
+    env = found.pop()
+    if root is not None and not any((Path(root) / "environments" / f"{env}{ext}").is_file() for ext in (".yaml", ".yml")):
+        return None
+    return env
 
 
 def check_paths(root: Path, paths: Sequence[str], env: str | None, opts: GateOptions,
                 progress: Callable[[str], None] = lambda m: None,
                 warn: Callable[[str], None] = lambda m: None, stdin=None,
-                shard: tuple[int, int] | None = None) -> Report:
+                shard: tuple[int, int] | None = None, timings: dict[str, float] | None = None) -> Report:
     """Gate arbitrary manifests (files, dirs, '-' for stdin) with an env's settings or safe defaults."""
     from .yamlio import read_manifests
 
@@ -198,11 +250,14 @@ def check_paths(root: Path, paths: Sequence[str], env: str | None, opts: GateOpt
     platform = load_project(root) if env else None
     if platform:
         platform.environment(env)
+    started = time.perf_counter()
     docs = read_manifests(paths, stdin=stdin)
+    if timings is not None:
+        timings["read"] = time.perf_counter() - started
     ctx = _context(root, env, platform, opts, warn)
     complete = [env] if env and covers_env(root, paths, env) else []
     reports = run_gates({env: docs}, {env: ctx}, opts.engines, _waivers(root, opts, platform), progress, shard=shard,
-                        complete_envs=complete)
+                        complete_envs=complete, timings=timings)
     return reports[env]
 
 

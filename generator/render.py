@@ -54,6 +54,7 @@ def render_env(platform: Platform, env_name: str) -> RenderedEnv:
     from .constructs.base import RenderContext, cdk8s, identity
     from .constructs.microservice import Microservice, props_for
 
+    platform = platform.for_env(env_name)  # only what this env deploys
     env = platform.environment(env_name)
     ctx = RenderContext(env=env, services=dict(platform.services), app=cdk8s.App())
     for name in platform.service_order():
