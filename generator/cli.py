@@ -419,9 +419,10 @@ def test_policies(state: State, policy_dirs) -> None:
 
 
 @cli.command()
-@click.option("--base", required=True, metavar="REF", help="Git ref to compare against (e.g. origin/main).")
-@click.option("--head", metavar="REF", help="Git ref with the change (default: HEAD).")
-@click.option("--worktree", is_flag=True, help="Compare against the working tree instead of a ref.")
+@click.option("--base", metavar="REF", help="Git ref to compare against (e.g. origin/main). "
+              "Without it: HEAD against the working tree, like `git diff`.")
+@click.option("--head", metavar="REF", help="Git ref with the change (default: HEAD; needs --base).")
+@click.option("--worktree", is_flag=True, help="Compare --base against the working tree (uncommitted changes included).")
 @click.option("--env", metavar="ENV", help="Only this environment.")
 @click.option("--format", "fmt", type=click.Choice(["markdown", "text", "json"]), default="markdown", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
@@ -433,6 +434,8 @@ def test_policies(state: State, policy_dirs) -> None:
 def diff(state: State, base, head, worktree, env, fmt, output, no_policy, render_inputs) -> None:
     """Semantic diff of rendered/ between two git refs, for PR review.
 
+    With no arguments: HEAD against the working tree (uncommitted changes), like `git diff`.
+
     Resources are compared by identity (apiVersion/kind/namespace/name), not by
     file text. Risky changes (images, replicas, resources, RBAC, NetworkPolicy,
     Ingress/TLS, CRDs, anything in prod) are listed first; secret-like values are
@@ -440,6 +443,7 @@ def diff(state: State, base, head, worktree, env, fmt, output, no_policy, render
 
     \b
     Examples:
+      drydock diff
       drydock diff --base origin/main
       drydock diff --base HEAD~1 --format text
       drydock diff --base main --worktree --env prod
@@ -448,11 +452,14 @@ def diff(state: State, base, head, worktree, env, fmt, output, no_policy, render
     from .pipeline import GateOptions, policy_findings_at
 
     result = (diff_renders if render_inputs else diff_refs)(state.repo, base, head, worktree=worktree, env=env)
+    if result.uncommitted:
+        state.warn(f"{len(result.uncommitted)} file(s) with uncommitted changes are not included "
+                   f"(e.g. {result.uncommitted[0]}); add --worktree to include them")
     if not no_policy and not render_inputs and result.changes:
         opts = GateOptions(engines=("policy",))
         try:
-            before = policy_findings_at(state.repo, base, env, opts)
-            after = policy_findings_at(state.repo, None if worktree else (head or "HEAD"), env, opts)
+            before = policy_findings_at(state.repo, result.base, env, opts)
+            after = policy_findings_at(state.repo, None if result.head_sha is None else result.head, env, opts)
             set_policy_delta(result, before, after)
         except DrydockError as exc:
             state.warn(f"policy delta skipped: {exc.problems[0].render()}")

@@ -21,8 +21,10 @@ from .gate.cache import check_cache_dir, default_cache_dir
 from .gate.engines import DEFAULT_ENGINES
 from .gate.runner import run_gates
 from .gate.waivers import load_waivers
+from .model.literals import literal_credentials
 from .model.types import Platform
-from .render import RenderedEnv, Staleness, check_ownership, compare, recover, render_env, repo_lock, write_env
+from .render import RenderedEnv, Staleness, compare, render_env
+from .writer import check_out_root, check_ownership, recover, repo_lock, write_env
 
 
 def load_project(root: Path) -> Platform:
@@ -166,11 +168,15 @@ def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: b
             ctx = _context(root, name, platform, opts, warn)
             # Lets the policy check that every ArgoCD Application points at a folder we render.
             contexts[name] = replace(ctx, env_data={**ctx.env_data, "existingPaths": _existing_paths(result.rendered[name])})
+        # Credentials typed into inputs are findings at the input line, whatever --engines says.
+        typed = {name: literal_credentials(platform, name, platform.deployed(name)) for name in names}
         result.reports = run_gates(docs, contexts, opts.engines, _waivers(root, opts, platform), progress,
-                                   timings=result.timings)
+                                   timings=result.timings, input_findings=typed)
         if result.blocked:
             return result
     started = time.perf_counter()
+    if out:
+        check_out_root(out_root)  # never write into a folder of someone else's files
     with repo_lock(out_root), signals_deferred():
         recover(out_root)
         for name in names:  # all envs first: a refusal in the last one must not leave the first written

@@ -39,6 +39,7 @@ def run_gates(
     timings: dict[str, float] | None = None,
     shard: tuple[int, int] | None = None,
     complete_envs: Sequence[str | None] | None = None,
+    input_findings: dict[str | None, list[Finding]] | None = None,
 ) -> dict[str | None, Report]:
     """Gate each env's documents; contexts[env] carries its threshold and policy settings.
 
@@ -47,6 +48,7 @@ def run_gates(
     rules need it, and it is cheap) and keeps only the shard's findings. Together the n shards
     report exactly what one unsharded run reports, except unused waivers, which no shard can judge.
     complete_envs: the envs whose whole render is gated here (None: all); only they judge unused waivers.
+    input_findings: findings about the inputs themselves (model.literals), judged and waived like the rest.
     """
     findings: dict[str | None, list[Finding]] = {env: [] for env in docs_by_env}
     env_of_file = {d.file: env for env, docs in docs_by_env.items() for d in docs}
@@ -80,6 +82,8 @@ def run_gates(
             cached += result.cache_hits
             skipped += result.skipped
         _add(timings, name, started)
+    for env, fs in ((input_findings or {}) if shard is None or shard[0] == 1 else {}).items():  # once across shards
+        findings.setdefault(env, []).extend(fs)
     folded = {env: fold_duplicates(fs) for env, fs in findings.items()}
     known = known_rule_ids(first_ctx.policy_dirs) if waivers else set()
     waived = apply_waivers(folded, waivers, known, today, engines, () if shard else complete_envs)

@@ -14,7 +14,7 @@ from ..errors import InputError, Problem
 from ..core import Severity, SourceRef
 from .types import DATASTORES, QUEUES, Environment, Override, Platform, Port, Probe, SecretRef, Service
 from .inputschema import input_problems
-from .yamlload import format_path, key_position, load_document, read_text
+from .yamlload import format_path, load_document, read_text
 
 DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
