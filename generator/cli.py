@@ -1,22 +1,23 @@
-"""drydock's command line: parse arguments, call the library, print, exit.
+"""drydock's command line: parse arguments, call the library API (`generator.api`), print.
 
-Exit codes: 0 success, 1 a gate blocked / the render is stale / findings,
-2 bad input or an engine that could not run. Exit 2 never shows a traceback
-unless --debug is given.
+Exit codes are named in `generator.exitcodes` and leave through `main()` only: a command
+returns normally (OK), raises `Blocked` (BLOCKED, 1) or lets a `DrydockError` through
+(ERROR, 2; no traceback unless --debug). Choices (formats, engines) come from the registries.
 """
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import traceback
+import warnings
 from pathlib import Path
 
 import click
 
+from . import api
 from .errors import DrydockError, Interrupted
-
-ENGINE_CHOICES = ("regorus", "opa", "opa-server")
-FORMATS = ("text", "json", "sarif", "junit", "github")
+from .exitcodes import ERROR, OK, Blocked, interrupted
 
 
 class State:
@@ -73,21 +74,36 @@ def _hoist_global_flags(argv: list[str]) -> list[str]:
     return flags + rest
 
 
+def _warning_printer(quiet: bool):
+    """Library warnings (e.g. a deprecated input apiVersion) in the CLI's own `warning:` form."""
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        if not quiet:
+            click.echo(f"warning: {message}", err=True)
+    return show
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = _hoist_global_flags(list(sys.argv[1:] if argv is None else argv))
     debug = "--debug" in argv
+    warnings.showwarning = _warning_printer(quiet="-q" in argv or "--quiet" in argv)
     try:
         rc = cli.main(args=argv, prog_name="drydock", standalone_mode=False)
+    except Blocked as exc:
+        if exc.message:
+            click.echo(f"error: {exc.message}", err=True)
+        if exc.fix:
+            click.echo(f"  fix: {exc.fix}", err=True)
+        rc = exc.exit_code
     except click.exceptions.Abort:
         click.echo("error: interrupted", err=True)
-        rc = 130
+        rc = interrupted(signal.SIGINT)
     except Interrupted as exc:  # promote undid its edit before getting here
         click.echo(f"error: interrupted by signal {exc.signum}; the edit in progress was undone", err=True)
         click.echo("  fix: run the command again", err=True)
-        rc = 128 + exc.signum
+        rc = interrupted(exc.signum)
     except click.exceptions.NoArgsIsHelpError as exc:
         exc.show()
-        rc = 2
+        rc = ERROR
     except click.ClickException as exc:
         # Same shape as every other exit 2: `error: <what>` and a `fix:` line.
         ctx = getattr(exc, "ctx", None)
@@ -95,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
             click.echo(ctx.get_usage(), err=True)
         click.echo(f"error: {exc.format_message()}", err=True)
         click.echo(f"  fix: see `{ctx.command_path if ctx else 'drydock'} --help`", err=True)
-        rc = 2
+        rc = ERROR
     except DrydockError as exc:
         if debug:
             traceback.print_exc()
@@ -106,8 +122,8 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()
         click.echo(f"error: internal error: {type(exc).__name__}: {exc}", err=True)
         click.echo("  fix: this is a drydock bug; rerun with --debug and report the traceback", err=True)
-        rc = 2
-    sys.exit(rc or 0)
+        rc = ERROR
+    sys.exit(rc or OK)  # the one exit of the command line
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -138,13 +154,11 @@ def cli(ctx: click.Context, verbose: int, quiet: bool, color: str, debug: bool, 
 
 
 def gate_options(f):
-    from .gate.engines import ALL_ENGINES, DEFAULT_ENGINES
-
-    f = click.option("--engines", default=",".join(DEFAULT_ENGINES), show_default=True,
-                     help=f"Comma-separated gates to run: {', '.join(ALL_ENGINES)}.")(f)
+    f = click.option("--engines", default=",".join(api.default_engines()), show_default=True,
+                     help=f"Comma-separated gates to run: {', '.join(api.engine_names())}.")(f)
     f = click.option("--charts", type=click.Path(file_okay=False, path_type=Path), default=None,
                      help="Helm chart folder for the platform engine (default: $DRYDOCK_CHARTS, else .drydock/charts).")(f)
-    f = click.option("--engine", type=click.Choice(ENGINE_CHOICES), default="regorus", show_default=True,
+    f = click.option("--engine", type=click.Choice(api.rego_backends()), default="regorus", show_default=True,
                      help="Rego engine: embedded regorus, the opa CLI, or an OPA server.")(f)
     f = click.option("--opa-url", metavar="URL", help="OPA server URL for --engine opa-server (e.g. http://127.0.0.1:8181).")(f)
     f = click.option("--policy", "policy_dirs", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -156,7 +170,7 @@ def gate_options(f):
     f = click.option("--no-cache", is_flag=True, help="Do not read or write the result cache.")(f)
     f = click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                      help="Result cache folder (default: $XDG_CACHE_HOME/drydock or ~/.cache/drydock).")(f)
-    f = click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+    f = click.option("--format", "fmt", type=click.Choice(api.report_formats()), default="text", show_default=True,
                      help="Report format.")(f)
     f = click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
                      help="Write the report to this file instead of stdout.")(f)
@@ -165,29 +179,13 @@ def gate_options(f):
 
 def _gate_opts(state: State, engines: str, engine: str, opa_url: str | None, policy_dirs, waivers_file,
                threshold: str | None, no_cache: bool, cache_dir: Path | None, charts: Path | None = None):
-    from .core import Severity
-    from .gate.engines import ALL_ENGINES
-    from .pipeline import GateOptions
-
-    chosen = tuple(e.strip() for e in engines.split(",") if e.strip())
-    unknown = [e for e in chosen if e not in ALL_ENGINES]
-    if unknown or not chosen:
-        raise DrydockError(f"unknown engine(s) in --engines: {', '.join(unknown) or '(none)'}",
-                           hint=f"use a comma-separated subset of: {', '.join(ALL_ENGINES)}")
-    if engine == "opa-server" and not opa_url:
-        raise DrydockError("--engine opa-server needs --opa-url", hint="e.g. --opa-url http://127.0.0.1:8181")
-    from .gate.cache import default_cache_dir
-
-    cache = None if no_cache else (cache_dir or default_cache_dir())
-    return GateOptions(engines=chosen, engine=engine, opa_url=opa_url, policy_dirs=tuple(policy_dirs),
-                       waivers_file=waivers_file, cache_dir=cache, charts=charts,
-                       threshold=Severity.parse(threshold) if threshold else None)
+    return api.gate_options(engines, engine=engine, opa_url=opa_url, policy_dirs=policy_dirs,
+                            waivers_file=waivers_file, threshold=threshold, cache=not no_cache,
+                            cache_dir=cache_dir, charts=charts)
 
 
 def _emit_report(state: State, report, fmt: str, output: Path | None) -> None:
-    from .gate.reporters import render_report
-
-    text = render_report(report, fmt, color=state.color and output is None and fmt == "text")
+    text = api.format_report(report, fmt, color=state.color and output is None and fmt == "text")
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text, encoding="utf-8")
@@ -218,15 +216,14 @@ def synth(state: State, envs, all_envs, check, no_gate, out, fmt, output, **gate
       drydock synth --env dev --no-gate --out /tmp/render
     """
     from .core import Report
-    from .pipeline import synth as run_synth
 
     if not envs and not all_envs:
         raise DrydockError("say which environments to render", hint="use --env ENV (repeatable) or --all")
     if envs and all_envs:
         raise DrydockError("--env and --all together are ambiguous", hint="use one of them")
     opts = _gate_opts(state, **gate_kw)
-    result = run_synth(state.repo, None if all_envs else list(envs), gate=not no_gate, check=check, out=out,
-                       opts=opts, progress=state.progress, warn=state.warn)
+    result = api.synth(state.repo, None if all_envs else list(envs), gate=not no_gate, check=check, out=out,
+                       options=opts, progress=state.progress, warn=state.warn)
     for env, names in result.not_deployed.items():
         if names:
             state.info(f"{env}: not deployed (not in environments/{env}.yaml images.versions): {', '.join(names)}")
@@ -239,17 +236,15 @@ def synth(state: State, envs, all_envs, check, no_gate, out, fmt, output, **gate
                     click.echo(f"{label}: {(out or Path('rendered')) / env / p}")
                     stale = True
         if stale:
-            click.echo("error: rendered/ is out of date with services/ and environments/", err=True)
-            click.echo("  fix: run `drydock synth --all` and commit rendered/", err=True)
-            sys.exit(1)
+            raise Blocked("rendered/ is out of date with services/ and environments/",
+                          "run `drydock synth --all` and commit rendered/")
         state.info(f"rendered/ is up to date ({', '.join(result.staleness)})")
         return
     if result.reports:
         _emit_report(state, Report.combine(list(result.reports.values())), fmt, output)
     if result.blocked:
-        click.echo("error: the gate blocked the render; nothing was written", err=True)
-        click.echo("  fix: fix the blocking findings above (each says how), or waive one in waivers.yaml", err=True)
-        sys.exit(1)
+        raise Blocked("the gate blocked the render; nothing was written",
+                      "fix the blocking findings above (each says how), or waive one in waivers.yaml")
     files = sum(len(result.rendered[e].files) for e in result.written)
     state.info(f"wrote {files} files for {', '.join(result.written)} to {out or 'rendered'}/")
 
@@ -273,21 +268,17 @@ def check(state: State, paths, env, shard, fmt, output, **gate_kw) -> None:
       kubectl get deploy -o yaml | drydock check -
       drydock check rendered/ --shard 2/4      # one job of a 4-way CI matrix
     """
-    from .gate.runner import parse_shard
-    from .pipeline import check_paths
-
     opts = _gate_opts(state, **gate_kw)
     timings: dict[str, float] = {}
-    report = check_paths(state.repo, list(paths) or [str(state.repo / "rendered")], env, opts,
-                         progress=state.progress, warn=state.warn, stdin=sys.stdin,
-                         shard=parse_shard(shard) if shard else None, timings=timings)
+    report = api.check(list(paths), state.repo, env=env, options=opts, shard=shard, stdin=sys.stdin,
+                       progress=state.progress, warn=state.warn, timings=timings)
     settings = report.extras.get("settings") or {}
     if env is None and settings.get("env"):
         state.info(f"using --env {settings['env']} ({settings['from']})")
     state.timings(timings)
     _emit_report(state, report, fmt, output)
     if report.blocking():
-        sys.exit(1)
+        raise Blocked()
 
 
 @cli.command()
@@ -295,7 +286,7 @@ def check(state: State, paths, env, shard, fmt, output, **gate_kw) -> None:
 @click.option("--strict-kinds", is_flag=True, help="Kinds without a schema are errors instead of skipped.")
 @click.option("--validator", type=click.Choice(["builtin", "kubeconform"]), default="builtin", show_default=True,
               help="kubeconform must be on PATH to use it.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(api.report_formats()), default="text", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_obj
 def validate(state: State, paths, strict_kinds, validator, fmt, output) -> None:
@@ -311,31 +302,22 @@ def validate(state: State, paths, strict_kinds, validator, fmt, output) -> None:
       drydock validate rendered/prod --strict-kinds
       drydock validate services/cart.yaml environments/dev.yaml waivers.yaml
     """
-    from .gate.engines.schema import validate_paths
-    from .core import Report, Severity
-    from .model.validate import is_input_file, validate_input
-
-    inputs = [p for p in paths if p != "-" and is_input_file(Path(p), state.repo)]
-    bad_inputs = 0
-    for p in inputs:
-        kind, problems = validate_input(Path(p), state.repo)
-        if problems:
-            bad_inputs += 1
-            _print_error(DrydockError(problems))
+    result = api.validate(list(paths), state.repo, strict_kinds=strict_kinds, validator=validator, stdin=sys.stdin)
+    for item in result.inputs:
+        if item.problems:
+            _print_error(DrydockError(item.problems))
         else:
-            state.info(f"{p}: valid {kind}")
-    paths = [p for p in paths if p not in inputs]
-    if inputs and not paths:
-        sys.exit(1 if bad_inputs else 0)
-    findings, skipped, count = validate_paths(paths or [str(state.repo / "rendered")], strict_kinds=strict_kinds,
-                                              validator=validator, stdin=sys.stdin)
-    report = Report(findings, Severity.LOW, count, skipped=list(skipped))
-    for s in skipped:
+            state.info(f"{item.path}: valid {item.kind}")
+    if result.report is None:
+        if result.failed:
+            raise Blocked()
+        return
+    for s in result.report.skipped:
         state.info(f"skipped: {s}")
-    _emit_report(state, report, fmt, output)
-    if findings or bad_inputs:
-        sys.exit(1)
-    state.info(f"{count} documents valid")
+    _emit_report(state, result.report, fmt, output)
+    if result.failed:
+        raise Blocked()
+    state.info(f"{result.documents} documents valid")
 
 
 @cli.command()
@@ -349,10 +331,7 @@ def rules(state: State, policy_dirs, fmt) -> None:
     """
     import json
 
-    from .gate.catalogue import all_rules
-    from .pipeline import repo_policy_dirs
-
-    items = all_rules(repo_policy_dirs(state.repo, policy_dirs))
+    items = api.rules(state.repo, policy_dirs)
     if fmt == "json":
         click.echo(json.dumps([r.to_json() for r in items], indent=2))
         return
@@ -371,13 +350,7 @@ def rules(state: State, policy_dirs, fmt) -> None:
 @click.pass_obj
 def explain(state: State, rule_id, policy_dirs) -> None:
     """Show one rule's rationale and how to fix what it finds (ours or Trivy's)."""
-    from .gate.catalogue import find_rule
-    from .pipeline import repo_policy_dirs
-
-    r, close = find_rule(rule_id, repo_policy_dirs(state.repo, policy_dirs))
-    if r is None:
-        raise DrydockError(f"unknown rule id '{rule_id}'",
-                           hint=f"did you mean {', '.join(close)}?" if close else "run `drydock rules` to list them")
+    r = api.explain(rule_id, state.repo, policy_dirs)
     click.echo(f"{r.id}  {r.severity}  {r.title}\n")
     if r.description:
         click.echo(f"{r.description}\n")
@@ -405,17 +378,14 @@ def explain(state: State, rule_id, policy_dirs) -> None:
 @click.pass_obj
 def test_policies(state: State, policy_dirs) -> None:
     """Run every *_test.rego under the embedded engine (like `opa test`)."""
-    from .gate.policy_tests import run_policy_tests
-    from .pipeline import repo_policy_dirs
-
-    results = run_policy_tests(repo_policy_dirs(state.repo, policy_dirs))
+    results = api.test_policies(state.repo, policy_dirs)
     failed = [r for r in results if not r.passed]
     for r in failed:
         click.echo(f"FAIL {r.package}.{r.name}" + (f": {r.error}" if r.error else ""))
     if failed or state.verbosity >= 0:
         click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
     if failed or not results:
-        sys.exit(1)
+        raise Blocked()
 
 
 @cli.command()
@@ -424,7 +394,7 @@ def test_policies(state: State, policy_dirs) -> None:
 @click.option("--head", metavar="REF", help="Git ref with the change (default: HEAD; needs --base).")
 @click.option("--worktree", is_flag=True, help="Compare --base against the working tree (uncommitted changes included).")
 @click.option("--env", metavar="ENV", help="Only this environment.")
-@click.option("--format", "fmt", type=click.Choice(["markdown", "text", "json"]), default="markdown", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(api.diff_formats()), default="markdown", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write here; a long markdown diff is split into FILE, FILE.2, ... (each < 65,536 chars).")
 @click.option("--no-policy", is_flag=True, help="Skip the policy delta (findings introduced/resolved).")
@@ -448,22 +418,14 @@ def diff(state: State, base, head, worktree, env, fmt, output, no_policy, render
       drydock diff --base HEAD~1 --format text
       drydock diff --base main --worktree --env prod
     """
-    from .diff import diff_refs, diff_renders, join_parts, render_diff, set_policy_delta, write_parts
-    from .pipeline import GateOptions, policy_findings_at
+    from .diff import join_parts, write_parts
 
-    result = (diff_renders if render_inputs else diff_refs)(state.repo, base, head, worktree=worktree, env=env)
+    result = api.diff(state.repo, base, head, worktree=worktree, env=env, render=render_inputs,
+                      policy=not no_policy, warn=state.warn)
     if result.uncommitted:
         state.warn(f"{len(result.uncommitted)} file(s) with uncommitted changes are not included "
                    f"(e.g. {result.uncommitted[0]}); add --worktree to include them")
-    if not no_policy and not render_inputs and result.changes:
-        opts = GateOptions(engines=("policy",))
-        try:
-            before = policy_findings_at(state.repo, result.base, env, opts)
-            after = policy_findings_at(state.repo, None if result.head_sha is None else result.head, env, opts)
-            set_policy_delta(result, before, after)
-        except DrydockError as exc:
-            state.warn(f"policy delta skipped: {exc.problems[0].render()}")
-    parts = render_diff(result, fmt)
+    parts = api.format_diff(result, fmt)
     if output:
         write_parts(parts, output)
         state.info(f"diff written to {output}" + (f" in {len(parts)} parts" if len(parts) > 1 else ""))
@@ -493,17 +455,13 @@ def promote(state: State, src, dst, services, digests, fmt, output, **gate_kw) -
       drydock promote --from staging --to prod
       drydock promote --from dev --to staging --service order-service --digest order-service=sha256:<64 hex>
     """
-    from .promote import parse_digests, promote as run_promote
-
-    result = run_promote(state.repo, src, dst, list(services) or None, opts=_gate_opts(state, **gate_kw),
-                         digests=parse_digests(digests), progress=state.progress, warn=state.warn)
+    result = api.promote(state.repo, src, dst, list(services) or None, options=_gate_opts(state, **gate_kw),
+                         digests=list(digests), progress=state.progress, warn=state.warn)
     if result.report is not None and (result.blocked or result.report.findings):
         _emit_report(state, result.report, fmt, output)
     if result.blocked:
-        click.echo(f"error: the gate blocked the promoted render; environments/{dst}.yaml restored, nothing written",
-                   err=True)
-        click.echo("  fix: fix the blocking findings above, then promote again", err=True)
-        sys.exit(1)
+        raise Blocked(f"the gate blocked the promoted render; environments/{dst}.yaml restored, nothing written",
+                      "fix the blocking findings above, then promote again")
     if not result.changes:
         state.info(f"nothing to promote: {dst} already runs {src}'s versions")
         return
@@ -539,9 +497,7 @@ def new_service(state: State, name, component, port, depends_on, datastores, que
     Example:
       drydock new service payment-service --depends-on order-service --datastore postgresql
     """
-    from .scaffold import new_service as run_new
-
-    made = run_new(state.repo, name, component=component, port=port, depends_on=_csv(depends_on),
+    made = api.new_service(state.repo, name, component=component, port=port, depends_on=_csv(depends_on),
                    datastores=_csv(datastores), queues=_csv(queues), team=team, env=env)
     state.info(f"wrote services/{made.name}.yaml; added {made.name}: \"0.1.0\" to environments/{made.env}.yaml "
                "(no other environment deploys it yet)")
@@ -568,9 +524,7 @@ def charts_pull(state: State, charts_dir) -> None:
 
     Needs the network (GitHub Actions has it); offline it exits 2 and says which chart.
     """
-    from .pipeline import pull_charts
-
-    folder, pulled = pull_charts(state.repo, charts_dir, progress=state.progress)
+    folder, pulled = api.pull_charts(state.repo, charts_dir, progress=state.progress)
     for ref in pulled:
         click.echo(f"pulled {ref.display()}")
     state.info(f"{folder.root}: every pinned chart is present" + ("" if pulled else " (nothing to pull)"))
@@ -581,16 +535,12 @@ def charts_pull(state: State, charts_dir) -> None:
 @click.pass_obj
 def charts_list(state: State, charts_dir) -> None:
     """Every chart the render pins, and whether the chart folder has it (exit 1 if one is missing)."""
-    from .pipeline import chart_pins
-
-    folder, pins = chart_pins(state.repo, charts_dir)
+    folder, pins = api.chart_pins(state.repo, charts_dir)
     for pin in pins:
         where = pin.folder.relative_to(folder.root).as_posix() if pin.folder else "MISSING"
         click.echo(f"{pin.ref.chart:<26} {pin.ref.version:<10} {where:<34} {pin.ref.repo}  ({len(pin.apps)} apps)")
     if any(p.folder is None for p in pins):
-        click.echo(f"error: charts missing from {folder.root}", err=True)
-        click.echo("  fix: run `drydock charts pull`, or use --charts / DRYDOCK_CHARTS", err=True)
-        sys.exit(1)
+        raise Blocked(f"charts missing from {folder.root}", "run `drydock charts pull`, or use --charts / DRYDOCK_CHARTS")
 
 
 @cli.group()
@@ -603,13 +553,7 @@ def cache() -> None:
 @click.pass_obj
 def cache_clear(state: State, cache_dir) -> None:
     """Delete the cache. Always safe: the next run recomputes everything."""
-    from .gate.cache import clear_cache_dir, default_cache_dir
-
-    path = cache_dir or default_cache_dir()
-    try:
-        removed = clear_cache_dir(path)
-    except ValueError as exc:
-        raise DrydockError(str(exc), file=str(path), hint="point --cache-dir at a drydock cache folder") from None
+    path, removed = api.clear_cache(cache_dir)
     state.info(f"removed {path}" if removed else f"{path} did not exist")
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .exitcodes import ERROR
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -41,7 +43,7 @@ class Problem:
 class DrydockError(Exception):
     """Bad input or an engine failure: exit code 2. Holds one or more problems."""
 
-    exit_code = 2
+    exit_code = ERROR
 
     def __init__(self, problems: Problem | list[Problem] | str, hint: str | None = None, file: str | None = None, line: int | None = None):
         if isinstance(problems, str):

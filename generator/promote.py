@@ -495,3 +495,8 @@ def _write_atomic(path: Path, data: bytes) -> None:
         except OSError:
             pass
         raise
+
+
+from .callmodule import make_callable  # noqa: E402  `generator.promote(...)` is the API's promote()
+
+make_callable(__name__)

@@ -4,7 +4,7 @@ No `opa` binary exists in this environment, but PyPI's
 `opa-golib-python-bindings` (import `opa_bindings`) embeds OPA's own
 `github.com/open-policy-agent/opa/v1/rego` package through a Go c-shared
 library. These doubles put the REST API and the CLI surface drydock uses in
-front of it, so the engines in generator/gate/engines/rego.py are exercised
+front of it, so the engines in generator/gate/engines/rego/ are exercised
 against real OPA parsing, compilation and evaluation:
 
 * `OpaServerDouble`: an HTTP server on 127.0.0.1 (random port, own thread)

@@ -18,12 +18,32 @@ working tree), `reading` (YAML -> resources), `redaction`, `highlights`,
 """
 from __future__ import annotations
 
-from .git import read_rendered
-from .model import PROD_ENVS, RENDERED, DiffResult, Highlight, PolicyDelta, ResourceChange, ResourceKey
-from .output import FORMATS, GITHUB_COMMENT_LIMIT, PART_SEPARATOR, join_parts, render_diff, write_parts
-from .policy import set_policy_delta
-from .redaction import REDACTED, REDACTED_ADDED, REDACTED_CHANGED, redact_pair
-from .treediff import diff_refs, diff_renders, diff_trees
+from importlib import import_module
+
+# name -> submodule; imported on first use (PEP 562), so `drydock --help` does not load git plumbing.
+_EXPORTS = {
+    "read_rendered": "git",
+    "PROD_ENVS": "model", "RENDERED": "model", "DiffResult": "model", "Highlight": "model",
+    "PolicyDelta": "model", "ResourceChange": "model", "ResourceKey": "model",
+    "FORMATS": "output", "GITHUB_COMMENT_LIMIT": "output", "PART_SEPARATOR": "output",
+    "join_parts": "output", "render_diff": "output", "write_parts": "output",
+    "set_policy_delta": "policy",
+    "REDACTED": "redaction", "REDACTED_ADDED": "redaction", "REDACTED_CHANGED": "redaction", "redact_pair": "redaction",
+    "diff_refs": "treediff", "diff_renders": "treediff", "diff_trees": "treediff",
+}
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 __all__ = [
     "FORMATS",
@@ -49,3 +69,8 @@ __all__ = [
     "set_policy_delta",
     "write_parts",
 ]
+
+
+from ..callmodule import make_callable  # noqa: E402  `generator.diff(...)` is the API's diff()
+
+make_callable(__name__)

@@ -14,6 +14,7 @@ from ..errors import InputError, Problem
 from ..core import Severity, SourceRef
 from .types import DATASTORES, QUEUES, Environment, Override, Platform, Port, Probe, SecretRef, Service
 from .inputschema import input_problems
+from .versions import upgrade
 from .yamlload import format_path, load_document, read_text
 
 DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -41,6 +42,9 @@ def _read(path: Path, root: Path, kind: str, raw: dict | None = None) -> tuple[d
         data, lines = load_document(text, display)
     except InputError as exc:
         return None, {}, display, exc.problems
+    data, problems = upgrade(data, lines, display)  # an older apiVersion in today's form, or unknown: exit 2
+    if problems:
+        return None, lines, display, problems
     if raw is not None:
         raw.update(data=data, lines=lines)
     problems = input_problems(data, lines, kind, display)

@@ -13,9 +13,10 @@ from pathlib import Path
 
 from ..errors import InputError, Problem
 from .inputschema import KINDS, did_you_mean, input_problems
+from .versions import upgrade
 from .yamlload import load_document, read_text
 
-_INPUT_HEAD = re.compile(rb"^apiVersion:\s*[\"']?drydock/v1\b", re.M)
+_INPUT_HEAD = re.compile(rb"^apiVersion:\s*[\"']?drydock/v\d+\b", re.M)  # any spec version, known or not
 
 
 def is_input_file(path: Path, root: Path) -> bool:
@@ -50,6 +51,9 @@ def validate_input(path: Path, root: Path) -> tuple[str | None, list[Problem]]:
         data, lines = load_document(read_text(Path(path), display, root=root), display)
     except InputError as exc:
         return None, exc.problems
+    data, problems = upgrade(data, lines, display)
+    if problems:
+        return (data.get("kind") if isinstance(data, dict) else None), problems
     kind = data.get("kind") if isinstance(data, dict) else None
     if kind not in KINDS:
         line = lines.get(("kind",), (1, None))[0]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from functools import lru_cache
 from typing import Iterable
 
@@ -29,9 +30,9 @@ CLUSTER_KINDS = frozenset({
 def builtin_api_versions() -> tuple[str, ...]:
     """group/version and group/version/Kind of the vendored Kubernetes minor's GA APIs
     (alpha and beta versions are off by default on EKS)."""
-    from ..gate.engines.schema import SCHEMA_DIR
-
-    kinds = json.loads((SCHEMA_DIR / "k8s" / "index.json").read_text())["kinds"]
+    # The schema gate's vendored index (generator/schemas/k8s), read as data: platform/ sits below gate/.
+    index = Path(__file__).resolve().parents[1] / "schemas" / "k8s" / "index.json"
+    kinds = json.loads(index.read_text())["kinds"]
     out = set()
     for gv, by_kind in kinds.items():
         if re.search(r"v\d+(alpha|beta)\d*$", gv):

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from ..model import DiffResult
-from . import markdown, text
+if TYPE_CHECKING:
+    from ..model import DiffResult
 
 GITHUB_COMMENT_LIMIT = 65536
 
@@ -18,9 +18,21 @@ def _json(result: DiffResult, max_chars: int) -> list[str]:
     return [json.dumps(result.to_json(), indent=2, ensure_ascii=False, default=str) + "\n"]
 
 
+def _markdown(result: DiffResult, max_chars: int) -> list[str]:
+    from . import markdown  # views load when used: the command line lists FORMATS at start-up
+
+    return markdown.render(result, max_chars)
+
+
+def _text(result: DiffResult, max_chars: int) -> list[str]:
+    from . import text
+
+    return [text.render(result)]
+
+
 VIEWS: dict[str, Callable[[DiffResult, int], list[str]]] = {
-    "markdown": markdown.render,
-    "text": lambda result, max_chars: [text.render(result)],
+    "markdown": _markdown,
+    "text": _text,
     "json": _json,
 }
 FORMATS: tuple[str, ...] = tuple(VIEWS)

@@ -1,30 +1,53 @@
 """Reporters: one module per output format, all views of the same `Report`.
 
-Add a format = add a module with `render(report, *, color=False, rules=None) -> str`
-and list it in `REPORTERS`. Reporters never look at which engine produced a finding.
+The registry is this folder: every public module here (no leading `_`) is a format named
+after its file, with `render(report, *, color=False, rules=None) -> str`. Add a format =
+add a file (and its golden test). Formats are listed without importing them (the command
+line builds its choices at start-up); a reporter is imported when it renders.
+Reporters never look at which engine produced a finding.
 """
 from __future__ import annotations
 
-from typing import Callable, Protocol
+import importlib
+import pkgutil
+from collections.abc import Mapping
+from typing import Callable, Iterator, Protocol
 
 from ...core import Report
-from . import github, junit, sarif, text
-from . import json as json_reporter
+
+# The default view first, then the stable contract; the rest alphabetically.
+_FIRST = ("text", "json")
 
 
 class Reporter(Protocol):
     def __call__(self, report: Report, *, color: bool = False, rules: dict | None = None) -> str: ...
 
 
-REPORTERS: dict[str, Callable[..., str]] = {
-    "text": text.render,
-    "json": json_reporter.render,
-    "sarif": sarif.render,
-    "junit": junit.render,
-    "github": github.render,
-}
+def _discover() -> tuple[str, ...]:
+    names = sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+    return tuple(n for n in _FIRST if n in names) + tuple(n for n in names if n not in _FIRST)
 
-FORMATS: tuple[str, ...] = tuple(REPORTERS)
+
+class _Registry(Mapping):
+    """format name -> render function, importing each reporter module on first use."""
+
+    def __init__(self, names: tuple[str, ...]):
+        self._names = names
+
+    def __getitem__(self, name: str) -> Callable[..., str]:
+        if name not in self._names:
+            raise KeyError(name)
+        return importlib.import_module(f"{__name__}.{name}").render
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+FORMATS: tuple[str, ...] = _discover()
+REPORTERS: Mapping[str, Callable[..., str]] = _Registry(FORMATS)
 
 
 def render_report(report: Report, fmt: str, *, color: bool = False, rules: dict | None = None) -> str:
