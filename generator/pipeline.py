@@ -1,4 +1,4 @@
-"""The library behind the CLI: synth, check and validate as plain functions.
+"""The workflows behind the public API (`generator.api`): synth, check_paths, the policy delta, charts.
 
 Nothing here prints or exits; results and errors come back as values and
 exceptions, so tests and other tools can drive drydock without click.

@@ -27,5 +27,5 @@ PARTS: list[Callable[[RenderContext, Platform], None]] = [
     build_migrations,
     # The ArgoCD builder (app-of-apps over every folder the parts above created) is appended
     # here and must stay LAST: it reads ctx.charts to know which child Applications to make.
-    build_argocd,  # issue 5: app-of-apps + sync waves; KEEP LAST (reads every other chart)
+    build_argocd,  # app-of-apps + sync waves (docs/argocd.md); KEEP LAST (reads every other chart)
 ]

@@ -25,41 +25,38 @@ SECRET_STORE = "aws-secrets-manager"  # the ClusterSecretStore the platform cons
 
 @dataclass(frozen=True)
 class MicroserviceProps:
-    """How to run one service. Every default is the secure choice.
+    """How to run one service in one environment. Every default is the secure choice.
 
-    replicas:            pods when not autoscaled; the HPA minimum when autoscaled.
-    cpu / memory:        requests = limits (Guaranteed QoS: no noisy-neighbour throttling surprises).
-    autoscaling:         none | hpa | hpa+vpa (VPA controls memory only, so it never fights the CPU-based HPA).
-    strategy:            rolling (Deployment) | canary (Argo Rollout with analysis).
-    read_only_root_fs:   opt-out for software that must write to its image; /tmp is always writable.
-    allow_privilege_escalation, automount_service_account_token: opt-outs, off by default.
+    `props_for(service, env)` fills every field from services/<name>.yaml and the environment
+    file; the defaults below are what a construct built by hand (tests, a user's own chart)
+    gets. Loosening a security default is an explicit, named opt-out the policy gate still sees.
     """
 
-    name: str
-    image: str
-    version: str
-    component: str
-    ports: tuple[tuple[str, int, str], ...]
-    replicas: int = 1
-    max_replicas: int = 3
-    target_cpu: int = 70
-    cpu: str = "500m"
-    memory: str = "512Mi"
-    autoscaling: str = "none"
-    strategy: str = "rolling"
-    canary_steps: tuple[int, ...] = (10, 50, 100)
-    pause_seconds: int = 300
-    liveness: tuple[str, str] = ("/healthz", "http")
-    readiness: tuple[str, str] = ("/ready", "http")
-    startup: tuple[str, str] | None = None
-    config: dict[str, str] = field(default_factory=dict)
-    secrets: tuple[tuple[str, str, str | None], ...] = ()  # (env var, AWS SM key, property)
-    extra_env: tuple[dict, ...] = ()
-    pod_annotations: dict[str, str] = field(default_factory=dict)
-    read_only_root_fs: bool = True
-    allow_privilege_escalation: bool = False
-    automount_service_account_token: bool = False
-    termination_grace_seconds: int = 30
+    name: str  # service name: object names, `app.kubernetes.io/name`, selectors (no hashes: stable diffs)
+    image: str  # full image reference for this env (tag or digest, env.image_for); no default: must be pinned
+    version: str  # `app.kubernetes.io/version` label; no default: what the env deploys
+    component: str  # backend | frontend | admin | gateway: `app.kubernetes.io/component`, ingress body size
+    ports: tuple[tuple[str, int, str], ...]  # (name, port, protocol); the first is the probes' default port
+    replicas: int = 1  # pods when not autoscaled, the HPA minimum when autoscaled; 1: the cheapest safe start (dev)
+    max_replicas: int = 3  # HPA maximum; never below `replicas` (props_for takes the larger)
+    target_cpu: int = 70  # HPA target CPU utilisation, %: headroom for a spike while new pods start
+    cpu: str = "500m"  # request = limit (Guaranteed QoS: no noisy-neighbour throttling surprises)
+    memory: str = "512Mi"  # request = limit: a pod is never OOM-killed for another pod's burst
+    autoscaling: str = "none"  # none | hpa | hpa+vpa; VPA controls memory only, so it never fights the CPU-based HPA
+    strategy: str = "rolling"  # rolling (Deployment) | canary (Argo Rollout); rolling needs no controller
+    canary_steps: tuple[int, ...] = (10, 50, 100)  # canary traffic weights, %: small blast radius first
+    pause_seconds: int = 300  # pause after each canary step: five minutes of metrics before going on
+    liveness: tuple[str, str] = ("/healthz", "http")  # (path, port name) of the liveness probe
+    readiness: tuple[str, str] = ("/ready", "http")  # (path, port name): traffic only to pods that say ready
+    startup: tuple[str, str] | None = None  # slow starters only; None: liveness covers start-up too
+    config: dict[str, str] = field(default_factory=dict)  # ConfigMap data (service config + env override), sorted
+    secrets: tuple[tuple[str, str, str | None], ...] = ()  # (env var, AWS SM key, property): ExternalSecret, never literals
+    extra_env: tuple[dict, ...] = ()  # wiring env vars (datastore hosts, peer URLs, OTel) from constructs/wiring.py
+    pod_annotations: dict[str, str] = field(default_factory=dict)  # wiring annotations (e.g. scrape config); none by default
+    read_only_root_fs: bool = True  # opt-out for software that must write to its image; /tmp is always writable
+    allow_privilege_escalation: bool = False  # opt-out; off: no setuid path to root inside the container
+    automount_service_account_token: bool = False  # opt-out; off: a compromised pod holds no API credential
+    termination_grace_seconds: int = 30  # Kubernetes' default: time to drain in-flight requests on SIGTERM
 
 
 def props_for(service: Service, env: Environment) -> MicroserviceProps:
