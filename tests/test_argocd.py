@@ -15,7 +15,6 @@ import yaml
 
 from generator.errors import InputError
 from generator.model import load_project
-from generator.model.loader import ADDON_DEFAULTS
 from generator.model.types import DATASTORES, QUEUES
 from generator.render import render_env
 
@@ -113,11 +112,6 @@ def test_disabled_addons_are_absent(renders):
     assert not {"jaeger", "opentelemetry-collector", "vertical-pod-autoscaler"} & dev
     prod = {a["metadata"]["labels"]["app.kubernetes.io/name"] for a in children(renders["prod"])}
     assert {"jaeger", "opentelemetry-collector", "vertical-pod-autoscaler"} <= prod
-
-
-def test_addon_catalog_covers_the_loader_names():
-    from generator.constructs.addons import CATALOG
-    assert set(CATALOG) == set(ADDON_DEFAULTS)
 
 
 def test_cert_manager_installs_its_crds_and_addons_with_crds_use_server_side_apply(renders):
