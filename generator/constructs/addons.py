@@ -17,8 +17,13 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+import ipaddress
+
+from ..errors import InputError
 from ..model.addons import CatalogueEntry, catalogue
 from ..model.types import Environment
+
+IRSA = "eks.amazonaws.com/role-arn"  # the ServiceAccount annotation EKS exchanges for the role's credentials
 
 
 @dataclass(frozen=True)
@@ -77,14 +82,17 @@ def _size(a: AddonEnv, small: tuple[str, str], large: tuple[str, str]) -> dict:
 def _ingress_nginx(a: AddonEnv) -> dict:
     autoscale = a.env.autoscaling != "none"
     replicas = max(a.env.replicas, 1)
-    config = {"use-forwarded-headers": "true", "enable-opentelemetry": "false"}
+    config = {"enable-opentelemetry": "false", **_forwarded_headers(a.env)}
     if a.tracing and "opentelemetry-collector" in a.enabled:  # edge spans for full+apm
+        # the controller's default sampler is AlwaysOn: the ratio only applies with TraceIdRatioBased
         config.update({"enable-opentelemetry": "true", "otlp-collector-port": "4317",
                        "otlp-collector-host": f"opentelemetry-collector.{a.namespaces['opentelemetry-collector']}.svc",
-                       "otel-sampler-ratio": str(a.env.tracing_sample_rate)})
+                       "otel-sampler": "TraceIdRatioBased", "otel-sampler-ratio": str(a.env.tracing_sample_rate)})
     return {"controller": {
         "replicaCount": replicas,
         "config": config,
+        # Local: the load balancer's connection keeps the client's source address (no SNAT hop)
+        "service": {"externalTrafficPolicy": "Local"},
         "metrics": {"serviceMonitor": {"enabled": a.service_monitors}},
         "autoscaling": {"enabled": autoscale, "minReplicas": replicas,
                         "maxReplicas": max(replicas, a.env.max_replicas), "targetCPUUtilizationPercentage": a.env.target_cpu},
@@ -92,8 +100,44 @@ def _ingress_nginx(a: AddonEnv) -> dict:
     }}
 
 
+def _forwarded_headers(env: Environment) -> dict:
+    """Trust X-Forwarded-For only from the load balancer's CIDRs; without them, trust no proxy header.
+
+    ingress-nginx's proxy-real-ip-cidr defaults to 0.0.0.0/0: anyone could then spoof the client
+    address past whitelist-source-range and the per-IP rate limits.
+    """
+    if not env.load_balancer_cidrs:
+        return {"use-forwarded-headers": "false"}
+    for cidr in env.load_balancer_cidrs:
+        try:
+            net = ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            net = None
+        if net is None or net.prefixlen == 0:
+            raise InputError(f"spec.ingress.loadBalancerCIDRs: '{cidr}' is not a load balancer's CIDR",
+                             file=env.source.file, line=env.lines.get("spec.ingress.loadBalancerCIDRs"),
+                             hint="list the subnets the load balancer connects from (e.g. 10.30.0.0/20), never 0.0.0.0/0")
+    return {"use-forwarded-headers": "true", "proxy-real-ip-cidr": ",".join(env.load_balancer_cidrs)}
+
+
+def _role(env: Environment, role: str, addon: str, required: bool) -> dict:
+    """The IRSA annotation for an add-on's ServiceAccount, from spec.aws.roles.<role>."""
+    arn = env.aws_roles.get(role)
+    if not arn:
+        if not required:
+            return {}
+        raise InputError(f"add-on {addon} needs an IAM role: spec.aws.roles.{role} is not set",
+                         file=env.source.file, line=env.lines.get("spec.aws", env.lines.get("spec.addons")),
+                         hint=f"add spec.aws.roles.{role}: arn:aws:iam::<account>:role/<name> (docs/inputs.md)")
+    return {"serviceAccount": {"annotations": {IRSA: arn}}}
+
+
 def _cert_manager(a: AddonEnv) -> dict:
+    # The Route53 DNS-01 solver (ingress.py) uses the controller's ambient credentials: IRSA.
     return {
+        **_role(a.env, "certManager", "cert-manager", required=True),
+        # the chart puts its leader-election Roles in kube-system unless told otherwise
+        "global": {"leaderElection": {"namespace": a.namespaces["cert-manager"]}},
         "replicaCount": a.controller_replicas,
         "podDisruptionBudget": {"enabled": a.ha},
         "resources": _size(a, ("50m", "128Mi"), ("100m", "256Mi")),
@@ -140,7 +184,9 @@ def _kube_prometheus_stack(a: AddonEnv) -> dict:
 
 
 def _external_secrets(a: AddonEnv) -> dict:
+    # The ClusterSecretStore authenticates with this ServiceAccount's token (security.py): IRSA.
     return {
+        **_role(a.env, "externalSecrets", "external-secrets", required=True),
         "replicaCount": a.controller_replicas,
         "leaderElect": a.ha,
         "podDisruptionBudget": {"enabled": a.ha},
@@ -228,6 +274,15 @@ VALUES: dict[str, Callable[[AddonEnv], dict]] = {
     "metrics-server": _metrics_server, "vertical-pod-autoscaler": _vpa, "ingress-nginx": _ingress_nginx,
     "jaeger": _jaeger, "opentelemetry-collector": _otel_collector, "fluent-bit": _fluent_bit,
 }
+
+
+def addon_namespace(env: Environment, name: str) -> str:
+    """Where add-on `name` runs in this env (spec.addons.<name>.namespace, else the catalogue's)."""
+    return str((env.addons.get(name) or {}).get("namespace") or catalogue()[name].namespace)
+
+
+def addon_enabled(env: Environment, name: str) -> bool:
+    return name in catalogue() and bool((env.addons.get(name) or {}).get("enabled", catalogue()[name].enabled))
 
 
 def specs(path=None) -> dict[str, AddonSpec]:

@@ -211,6 +211,10 @@ def _build_environment(d: dict, lines: dict, display: str) -> Environment:
         argocd_namespace=argo.get("namespace", "argocd"),
         retry_limit=retry.get("limit", 5), retry_duration=backoff.get("duration", "5s"),
         retry_factor=backoff.get("factor", 2), retry_max_duration=backoff.get("maxDuration", "3m"),
+        aws_region=s.get("aws", {}).get("region", "us-east-1"),
+        aws_roles=MappingProxyType(dict(sorted(s.get("aws", {}).get("roles", {}).items()))),
+        load_balancer_cidrs=tuple(s.get("ingress", {}).get("loadBalancerCIDRs", ())),
+        managed_endpoints=MappingProxyType(dict(sorted(s.get("managedEndpoints", {}).items()))),
     )
 
 

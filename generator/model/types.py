@@ -128,6 +128,14 @@ class Environment:
     retry_duration: str = "5s"
     retry_factor: int = 2
     retry_max_duration: str = "3m"
+    # Cloud identity and edge (docs/inputs.md): IAM role ARNs for IRSA by role name
+    # (externalSecrets, certManager), the AWS region of the secrets and DNS APIs, the load
+    # balancer CIDRs ingress-nginx trusts X-Forwarded-For from (empty: trust no proxy header),
+    # and the real hostnames of managed datastores (what their TLS certificates name).
+    aws_region: str = "us-east-1"
+    aws_roles: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    load_balancer_cidrs: tuple[str, ...] = ()
+    managed_endpoints: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def line_of(self, dotted: str) -> SourceRef:
         return SourceRef(self.source.file, self.lines.get(dotted, self.source.line))
@@ -141,15 +149,23 @@ class Environment:
         version = self.versions.get(service.name) or self.versions.get("default") or "0.0.0"
         return version.split("@", 1)[0]
 
+    @property
+    def secret_prefix(self) -> str:
+        """Every AWS Secrets Manager name this env reads starts with it: one env never reads another's."""
+        return f"ecommerce/{self.name}"
+
     def gate_data(self) -> dict:
         """What the Rego policies see as input.env."""
-        return {
+        data = {
             "name": self.name,
             "allowedRegistries": list(self.registries),
             "requireDigest": self.image_policy == "digest",
             "allowedServiceTypes": list(self.allowed_service_types),
             "requiredLabels": ["app.kubernetes.io/name", "app.kubernetes.io/part-of", "app.kubernetes.io/managed-by"],
         }
+        if self.aws_roles:
+            data["aws"] = {"region": self.aws_region, "roles": dict(self.aws_roles), "secretPrefix": self.secret_prefix}
+        return data
 
 
 @dataclass(frozen=True)
