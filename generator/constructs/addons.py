@@ -14,10 +14,9 @@ replaced, not merged).
 from __future__ import annotations
 
 import copy
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
-
-import ipaddress
 
 from ..errors import InputError
 from ..model.addons import CatalogueEntry, catalogue
