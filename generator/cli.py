@@ -119,8 +119,10 @@ def cli(ctx: click.Context, verbose: int, quiet: bool, color: str, debug: bool, 
 
 
 def gate_options(f):
-    f = click.option("--engines", default="schema,policy,trivy", show_default=True,
-                     help="Comma-separated gates to run: schema, policy, trivy.")(f)
+    from .gate.engines import ALL_ENGINES, DEFAULT_ENGINES
+
+    f = click.option("--engines", default=",".join(DEFAULT_ENGINES), show_default=True,
+                     help=f"Comma-separated gates to run: {', '.join(ALL_ENGINES)}.")(f)
     f = click.option("--engine", type=click.Choice(ENGINE_CHOICES), default="regorus", show_default=True,
                      help="Rego engine: embedded regorus, the opa CLI, or an OPA server.")(f)
     f = click.option("--opa-url", metavar="URL", help="OPA server URL for --engine opa-server (e.g. http://127.0.0.1:8181).")(f)
@@ -143,7 +145,7 @@ def gate_options(f):
 def _gate_opts(state: State, engines: str, engine: str, opa_url: str | None, policy_dirs, waivers_file,
                threshold: str | None, no_cache: bool, cache_dir: Path | None):
     from .core import Severity
-    from .gate.runner import ALL_ENGINES
+    from .gate.engines import ALL_ENGINES
     from .pipeline import GateOptions
 
     chosen = tuple(e.strip() for e in engines.split(",") if e.strip())
@@ -299,8 +301,10 @@ def rules(state: State, policy_dirs, fmt) -> None:
     from .gate.engines.rego import load_policies
     from .pipeline import repo_policy_dirs
 
+    from .platform.rules import all_rules
+
     bundle = load_policies(repo_policy_dirs(state.repo, policy_dirs))
-    items = sorted(bundle.rules, key=lambda r: r.id)
+    items = sorted([*bundle.rules, *all_rules()], key=lambda r: r.id)
     if fmt == "json":
         click.echo(json.dumps([{"id": r.id, "severity": r.severity.name, "title": r.title, "file": str(r.file)}
                                for r in items], indent=2))
@@ -320,10 +324,12 @@ def explain(state: State, rule_id, policy_dirs) -> None:
     from .gate.engines.rego import load_policies
     from .pipeline import repo_policy_dirs
 
+    from .platform.rules import all_rules, lookup
+
     bundle = load_policies(repo_policy_dirs(state.repo, policy_dirs))
-    r = bundle.rule(rule_id)
+    r = bundle.rule(rule_id) or lookup(rule_id)
     if r is None:
-        close = sorted(r.id for r in bundle.rules if r.id.split("-")[:2] == rule_id.upper().split("-")[:2])[:5]
+        close = sorted(r.id for r in [*bundle.rules, *all_rules()] if r.id.split("-")[:2] == rule_id.upper().split("-")[:2])[:5]
         raise DrydockError(f"unknown rule id '{rule_id}'",
                            hint=f"did you mean {', '.join(close)}?" if close else "run `drydock rules` to list them")
     click.echo(f"{r.id}  {r.severity.name}  {r.title}\n")
@@ -333,7 +339,7 @@ def explain(state: State, rule_id, policy_dirs) -> None:
         click.echo(f"See: {r.url}")
     if r.trivy_ids:
         click.echo(f"Same defect in Trivy: {', '.join(r.trivy_ids)}")
-    click.echo(f"Policy: {r.file}")
+    click.echo(f"{'Check' if r.id.startswith(('DD-ARGO', 'DD-ID', 'DD-NET')) else 'Policy'}: {r.file}")
 
 
 @cli.command("test-policies")

@@ -6,6 +6,7 @@ exceptions, so tests and other tools can drive drydock without click.
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -14,7 +15,8 @@ from typing import Callable, Sequence
 from .errors import InputError
 from .gate import GateContext
 from .core import Report, Severity
-from .gate.runner import ALL_ENGINES, run_gates
+from .gate.engines import DEFAULT_ENGINES
+from .gate.runner import run_gates
 from .gate.waivers import load_waivers
 from .model.types import Platform
 from .render import RenderedEnv, Staleness, check_ownership, compare, recover, render_env, repo_lock, write_env
@@ -28,7 +30,7 @@ def load_project(root: Path) -> Platform:
 
 @dataclass(frozen=True)
 class GateOptions:
-    engines: tuple[str, ...] = ALL_ENGINES
+    engines: tuple[str, ...] = DEFAULT_ENGINES
     engine: str = "regorus"
     opa_url: str | None = None
     policy_dirs: tuple[Path, ...] = ()
@@ -63,11 +65,27 @@ def _context(root: Path, env_name: str | None, platform: Platform | None, opts: 
              warn: Callable[[str], None]) -> GateContext:
     env = platform.environments[env_name] if platform and env_name else None
     threshold = opts.threshold or (env.threshold if env else Severity.HIGH)
+    env_data = env.gate_data() if env else {}
+    if env and platform:
+        # The platform engine judges secret paths against the other envs and IAM roles against this one's.
+        env_data = {**env_data, "environments": sorted(platform.environments),
+                    "roleArns": _role_arns(Path(root) / env.source.file)}
     return GateContext(
-        env=env_name, threshold=threshold, env_data=env.gate_data() if env else {},
+        env=env_name, threshold=threshold, env_data=env_data,
         require_trivy=bool(env and env.require_trivy), repo_root=root, cache_dir=opts.cache_dir,
         policy_dirs=repo_policy_dirs(root, opts.policy_dirs), engine=opts.engine, opa_url=opts.opa_url, warn=warn,
     )
+
+
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+")
+
+
+def _role_arns(env_file: Path) -> list[str]:
+    """Every IAM role ARN the environment file names (wherever its schema puts them)."""
+    try:
+        return sorted(set(_ROLE_ARN.findall(env_file.read_text(encoding="utf-8"))))
+    except OSError:
+        return []
 
 
 def _waivers(root: Path, opts: GateOptions):

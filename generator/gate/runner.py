@@ -1,9 +1,10 @@
 """Run the gates over one or more environments' documents and build one Report per env.
 
+The engines and their order come from the registry in `engines/__init__.py`.
 Per-document engines (schema, Trivy) run once over the union of all documents,
-so `synth --all` pays Trivy's start-up once. The policy engine runs once per
-environment, because its input carries that environment's settings and its
-cross-resource rules look at one render as a whole.
+so `synth --all` pays Trivy's start-up once. Whole-render engines (policy,
+platform) run once per environment, because their input carries that
+environment's settings and their cross-resource checks look at one render as a whole.
 """
 from __future__ import annotations
 
@@ -17,33 +18,21 @@ from typing import Callable, Sequence
 from ..errors import DrydockError
 from . import GateContext
 from ..core import Document, Finding, Report
+from .engines import ALL_ENGINES, DEFAULT_ENGINES, ENGINES
 from .waivers import Waiver, apply_waivers, fold_duplicates
 
-ALL_ENGINES = ("schema", "policy", "trivy")
-
-
-def _gate(name: str):
-    if name == "schema":
-        from .engines.schema import SchemaGate
-        return SchemaGate()
-    if name == "policy":
-        from .engines.rego import PolicyGate
-        return PolicyGate()
-    if name == "trivy":
-        from .engines.trivy import TrivyGate
-        return TrivyGate()
-    raise ValueError(name)
 
 
 def known_rule_ids(policy_dirs: Sequence[Path]) -> set[str]:
+    from ..platform.rules import all_rules
     from .engines.rego import load_policies
-    return {r.id for r in load_policies(policy_dirs).rules}
+    return {r.id for r in load_policies(policy_dirs).rules} | {r.id for r in all_rules()}
 
 
 def run_gates(
     docs_by_env: dict[str | None, list[Document]],
     contexts: dict[str | None, GateContext],
-    engines: Sequence[str] = ALL_ENGINES,
+    engines: Sequence[str] = DEFAULT_ENGINES,
     waivers: Sequence[Waiver] = (),
     progress: Callable[[str], None] = lambda msg: None,
     today: dt.date | None = None,
@@ -64,34 +53,38 @@ def run_gates(
     first_ctx = next(iter(contexts.values()))
     cached = 0
     skipped: list[str] = []
-    for name in ("schema", "trivy"):
-        if name not in engines:
-            continue
-        progress(f"{name}: {len(all_docs)} documents")
+    extras: dict[str | None, dict] = {env: {} for env in docs_by_env}
+    for name in (n for n in ALL_ENGINES if n in engines):
+        engine = ENGINES[name]
         started = time.perf_counter()
-        # One run for all envs: trust every env's registries, require trivy if any env does.
-        registries = sorted({r for c in contexts.values() for r in c.env_data.get("allowedRegistries", [])})
-        shared_ctx = replace(first_ctx, require_trivy=any(c.require_trivy for c in contexts.values()),
-                             env_data={**first_ctx.env_data, "allowedRegistries": registries})
-        gate = _gate(name)
-        for f in gate.run(all_docs, shared_ctx):
-            findings[env_of_file.get(f.file, next(iter(findings)))].append(f)
-        cached += getattr(gate, "cache_hits", 0)
-        skipped += getattr(gate, "skipped", [])
+        if engine.per_env:
+            for env, docs in docs_by_env.items():
+                progress(f"{name}: {env or 'manifests'} ({len(docs)} documents)")
+                result = engine.run(docs, contexts[env])
+                # Whole-render engines see every document and keep only the shard's findings.
+                findings[env] += [f for f in result.findings if f.file in in_shard]
+                extras[env].update(result.extras)
+                cached += result.cache_hits
+                skipped += result.skipped
+        else:
+            progress(f"{name}: {len(all_docs)} documents")
+            # One run for all envs: trust every env's registries, require trivy if any env does.
+            registries = sorted({r for c in contexts.values() for r in c.env_data.get("allowedRegistries", [])})
+            shared_ctx = replace(first_ctx, require_trivy=any(c.require_trivy for c in contexts.values()),
+                                 env_data={**first_ctx.env_data, "allowedRegistries": registries})
+            result = engine.run(all_docs, shared_ctx)
+            for f in result.findings:
+                findings[env_of_file.get(f.file, next(iter(findings)))].append(f)
+            cached += result.cache_hits
+            skipped += result.skipped
         _add(timings, name, started)
-    if "policy" in engines:
-        started = time.perf_counter()
-        for env, docs in docs_by_env.items():
-            progress(f"policy: {env or 'manifests'} ({len(docs)} documents)")
-            findings[env] += [f for f in _gate("policy").run(docs, contexts[env]) if f.file in in_shard]
-        _add(timings, "policy", started)
     folded = {env: fold_duplicates(fs) for env, fs in findings.items()}
     known = known_rule_ids(first_ctx.policy_dirs) if waivers else set()
     waived = apply_waivers(folded, waivers, known, today, () if shard else engines)
     return {
         env: Report(sorted(fs, key=Finding.sort_key), contexts[env].threshold,
                     sum(1 for d in docs_by_env[env] if d.file in in_shard), cached, list(skipped),
-                    engines=tuple(e for e in ALL_ENGINES if e in engines))
+                    engines=tuple(e for e in ALL_ENGINES if e in engines), extras=extras[env])
         for env, fs in waived.items()
     }
 

@@ -107,6 +107,8 @@ def engine_of(rule: str) -> str:
         return "trivy"
     if rule.upper().startswith("DD-SCHEMA"):
         return "schema"
+    if rule.upper().startswith(("DD-ARGO", "DD-ID", "DD-NET", "DD-HELM")):
+        return "platform"
     return "policy"
 
 

@@ -1,0 +1,1 @@
+"""The platform the render becomes: ArgoCD sync, identity and reachability, modelled offline."""
