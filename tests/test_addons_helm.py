@@ -170,3 +170,22 @@ def test_tracing_endpoint_resolves_to_the_collector_service(expanded):
     services = [(a["spec"]["destination"]["namespace"], d) for a, docs in apps.values() for d in docs if d["kind"] == "Service"]
     assert any(sns == ns and svc["metadata"]["name"] == name and int(port) in {p["port"] for p in svc["spec"]["ports"]}
                for sns, svc in services), f"{name}.{ns}:{port} is no Service of the expanded charts"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_platform_gate_passes_on_the_render_with_its_expanded_addons(env, expanded):
+    """ArgoCD projects, CRD order and identity (DD-ARGO-*, DD-ID-*) hold for the whole system."""
+    from generator import pipeline
+    from generator.core import Document
+    from generator.gate.engines.platform import PlatformGate
+
+    platform = load_project(REPO)
+    rendered = render_env(platform, env)
+    docs = rendered.documents()
+    _, apps = expanded[env]
+    for name, (app, objs) in apps.items():
+        docs += [Document(f"rendered/{env}/argocd/application-{name}.yaml#{i}", 1, o, None, None, app=name)
+                 for i, o in enumerate(objs)]
+    ctx = pipeline._context(REPO, env, platform, pipeline.GateOptions(), lambda m: None)
+    findings = PlatformGate().run(docs, ctx).findings
+    assert not findings, "\n".join(f"{f.rule_id} {f.message}" for f in findings)
