@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 from .errors import InputError
 from .gate import GateContext
 from .core import Report, Severity
+from .gate.cache import check_cache_dir, default_cache_dir
 from .gate.engines import DEFAULT_ENGINES
 from .gate.runner import run_gates
 from .gate.waivers import load_waivers
@@ -35,7 +36,7 @@ class GateOptions:
     opa_url: str | None = None
     policy_dirs: tuple[Path, ...] = ()
     waivers_file: Path | None = None
-    cache_dir: Path | None = None  # None: no cache
+    cache_dir: Path | None = field(default_factory=default_cache_dir)  # None: no cache; same default as the CLI
     threshold: Severity | None = None  # overrides the environment's threshold
 
 
@@ -72,9 +73,23 @@ def _context(root: Path, env_name: str | None, platform: Platform | None, opts: 
                     "roleArns": _role_arns(Path(root) / env.source.file)}
     return GateContext(
         env=env_name, threshold=threshold, env_data=env_data,
-        require_trivy=bool(env and env.require_trivy), repo_root=root, cache_dir=opts.cache_dir,
+        require_trivy=bool(env and env.require_trivy), repo_root=root, cache_dir=_cache_dir(opts, warn),
         policy_dirs=repo_policy_dirs(root, opts.policy_dirs), engine=opts.engine, opa_url=opts.opa_url, warn=warn,
     )
+
+
+def _cache_dir(opts: GateOptions, warn: Callable[[str], None]) -> Path | None:
+    """The cache folder to use: a configured one inside a git work tree is refused; the default is skipped."""
+    if opts.cache_dir is None:
+        return None
+    reason = check_cache_dir(opts.cache_dir)
+    if reason is None:
+        return opts.cache_dir
+    if Path(opts.cache_dir) == default_cache_dir():
+        warn(f"{reason}; running without a cache")
+        return None
+    raise InputError(reason, file=str(opts.cache_dir),
+                     hint="use a folder outside the repository (the default is ~/.cache/drydock), or git-ignore it")
 
 
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+")
@@ -88,11 +103,12 @@ def _role_arns(env_file: Path) -> list[str]:
         return []
 
 
-def _waivers(root: Path, opts: GateOptions):
+def _waivers(root: Path, opts: GateOptions, platform: Platform | None = None):
     path = opts.waivers_file or root / "waivers.yaml"
     if opts.waivers_file and not path.exists():
         raise InputError(f"waiver file {path} does not exist", hint="check the --waivers path")
-    return load_waivers(path, os.path.relpath(path, root) if path.is_absolute() else str(path))
+    envs = list(platform.environments) if platform else None
+    return load_waivers(path, os.path.relpath(path, root) if path.is_absolute() else str(path), envs=envs, root=root)
 
 
 def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: bool = False,
@@ -104,11 +120,17 @@ def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: b
     names = list(envs) if envs else list(platform.environments)
     for name in names:
         platform.environment(name)  # every name checked before any rendering
+    if not check:
+        _require_trivy(platform, names, gate, opts, warn)
     result = SynthResult({})
     started = time.perf_counter()
     for name in names:
         progress(f"render: {name}")
         result.rendered[name] = render_env(platform, name)
+    from .k8snames import name_problems  # every name must fit Kubernetes' limits, gate or no gate
+    too_long = [p for name in names for p in name_problems(result.rendered[name].documents())]
+    if too_long:
+        raise InputError(list(dict.fromkeys(too_long)))
     result.timings["render"] = time.perf_counter() - started
     out_root = Path(out) if out else root / "rendered"
     if check:
@@ -122,7 +144,7 @@ def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: b
             ctx = _context(root, name, platform, opts, warn)
             # Lets the policy check that every ArgoCD Application points at a folder we render.
             contexts[name] = replace(ctx, env_data={**ctx.env_data, "existingPaths": _existing_paths(result.rendered[name])})
-        result.reports = run_gates(docs, contexts, opts.engines, _waivers(root, opts), progress,
+        result.reports = run_gates(docs, contexts, opts.engines, _waivers(root, opts, platform), progress,
                                    timings=result.timings)
         if result.blocked:
             return result
@@ -137,6 +159,22 @@ def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: b
             result.written.append(name)
     result.timings["write"] = time.perf_counter() - started
     return result
+
+
+def _require_trivy(platform: Platform, names: Sequence[str], gate: bool, opts: GateOptions,
+                   warn: Callable[[str], None]) -> None:
+    """An env with gate.requireTrivy is never written without the Trivy gate, except by an explicit --no-gate."""
+    strict = [n for n in names if platform.environments[n].require_trivy]
+    if not strict or (gate and "trivy" in opts.engines):
+        return
+    if not gate:
+        for n in strict:
+            warn(f"--no-gate: environment '{n}' sets gate.requireTrivy, but this render of {n} was not gated")
+        return
+    env = platform.environments[strict[0]]
+    raise InputError(f"environment '{env.name}' sets gate.requireTrivy, but --engines {','.join(opts.engines)} leaves Trivy out",
+                     file=env.source.file, line=env.lines.get("spec.gate.requireTrivy", env.source.line),
+                     hint="add trivy to --engines (or drop --engines) to write it; --no-gate skips every gate explicitly")
 
 
 def _existing_paths(rendered: RenderedEnv) -> list[str]:
@@ -156,8 +194,26 @@ def check_paths(root: Path, paths: Sequence[str], env: str | None, opts: GateOpt
         platform.environment(env)
     docs = read_manifests(paths, stdin=stdin)
     ctx = _context(root, env, platform, opts, warn)
-    reports = run_gates({env: docs}, {env: ctx}, opts.engines, _waivers(root, opts), progress, shard=shard)
+    complete = [env] if env and covers_env(root, paths, env) else []
+    reports = run_gates({env: docs}, {env: ctx}, opts.engines, _waivers(root, opts, platform), progress, shard=shard,
+                        complete_envs=complete)
     return reports[env]
+
+
+def covers_env(root: Path, paths: Sequence[str], env: str) -> bool:
+    """Whether the paths hold the whole committed render of env (rendered/ or rendered/<env>).
+
+    Only such a run can say a waiver of that env matches nothing: a check of one file, or of
+    staged files in a pre-commit hook, sees a part of the env and must not judge the rest.
+    """
+    rendered = (Path(root) / "rendered").resolve()
+    for p in paths:
+        if p == "-":
+            continue
+        target = Path(p).resolve()  # paths are as typed, relative to the working directory
+        if target in (rendered, rendered / env):
+            return True
+    return False
 
 
 def policy_findings_at(root: Path, ref: str | None, env: str | None, opts: GateOptions) -> list:

@@ -70,13 +70,13 @@ def catalogue(path: Path | str | None = None) -> Mapping[str, CatalogueEntry]:
 
 @lru_cache(maxsize=8)
 def _load(path: str) -> Mapping[str, CatalogueEntry]:
-    from .loader import _schema_problems  # the loader imports jsonschema: only when needed
+    from .inputschema import schema_problems  # imports jsonschema: only when needed
     from .yamlload import load_document, read_text
 
     p = Path(path)
     display = _display(p)
     data, lines = load_document(read_text(p, display), display)
-    problems = _schema_problems(data, lines, "addons", display)
+    problems = schema_problems(data, lines, "addons", display)
     if not problems:
         problems = _cross_check(data, lines, display)
     if problems:
