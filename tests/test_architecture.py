@@ -119,3 +119,21 @@ def test_the_rule_itself_catches_an_upward_import(tmp_path):
     fake = tmp_path / "core.py"
     fake.write_text("from .gate.runner import run_gates\n", encoding="utf-8")
     assert any(layer_of(t) > layer_of("core") for t in imports_of("core", fake))
+
+
+def test_the_command_line_exits_in_one_place_through_named_codes():
+    text = (PKG / "cli.py").read_text(encoding="utf-8")
+    assert text.count("sys.exit(") == 1, "cli.py exits only in main(); commands return or raise Blocked"
+    assert "sys.exit(1)" not in text and "rc = 2" not in text and "rc = 130" not in text
+    for reach in ("gate.engines.schema", "gate.engines.rego", "gate.cache", "gate.policy_tests", "gate.runner",
+                  "ALL_ENGINES", "FORMATS = (", "ENGINE_CHOICES"):
+        assert reach not in text, f"cli.py reaches past the API: {reach}"
+
+
+def test_report_formats_are_the_files_of_the_reporters_folder():
+    from generator.gate.reporters import FORMATS, REPORTERS
+
+    files = {p.stem for p in (PKG / "gate" / "reporters").glob("*.py") if not p.stem.startswith("_")}
+    assert set(FORMATS) == files == set(REPORTERS)
+    assert FORMATS[0] == "text"  # the default view first
+    assert all(callable(REPORTERS[f]) for f in FORMATS)
