@@ -81,3 +81,11 @@ def test_the_cli_prints_the_deprecation_as_a_warning_line(repo_copy: Path, fake_
     assert done.value.code == 0, err
     assert "warning: services/order-service.yaml:1: drydock/v0 is deprecated; write apiVersion: drydock/v1" in err
     assert "valid Service" in err
+
+
+def test_waivers_follow_the_same_versions(repo_copy: Path):
+    path = repo_copy / "waivers.yaml"
+    _set_api_version(path, "drydock/v7")
+    r = run_drydock("synth", "--env", "dev", cwd=repo_copy)
+    assert r.code == 2, r.err
+    assert "'drydock/v7' is not supported" in r.err and "waivers.yaml:" in r.err, r.err

@@ -19,6 +19,7 @@ from typing import Iterable
 
 from ..core import Finding, Resource, Severity, WaiverRef
 from ..errors import InputError, Problem
+from ..model.versions import CURRENT, upgrade
 from ..model.yamlload import format_path, key_position, load_document, read_text
 
 MAX_DAYS = 365  # an exception must be looked at again within a year
@@ -74,6 +75,9 @@ def load_waivers(path: Path, display: str | None = None, envs: Iterable[str] | N
     if not path.exists() and not path.is_symlink():
         return []
     data, lines = load_document(read_text(path, display, root=root), display)
+    data, problems = upgrade(data, lines, display)  # same spec versions as services/ and environments/
+    if problems:
+        raise InputError(problems)
     return parse_waivers(data, lines, display, envs, today)
 
 
@@ -89,7 +93,7 @@ def parse_waivers(data, lines: dict, display: str, envs: Iterable[str] | None = 
             line, col = lines.get(p[:2], (None, None))
         problems.append(Problem(msg, display, line, col, format_path(p), hint))
 
-    if not isinstance(data, dict) or data.get("apiVersion") != "drydock/v1" or data.get("kind") != "WaiverList":
+    if not isinstance(data, dict) or data.get("apiVersion") != CURRENT or data.get("kind") != "WaiverList":
         bad((), "not a waiver list", "start the file with apiVersion: drydock/v1, kind: WaiverList, waivers: [...]")
         raise InputError(problems)
     for key in sorted(set(data) - {"apiVersion", "kind", "waivers"}):
