@@ -1,7 +1,8 @@
 """Gates: engines that look at rendered documents and return Findings.
 
-Every engine implements `Gate`: `run(docs, ctx) -> list[Finding]`. An engine
-that cannot do its job raises `EngineError` (exit 2): gates fail closed.
+Engines are listed in the registry `engines/__init__.py`; each answers an `EngineResult`
+(findings, skipped kinds, cache hits, extras) for the documents and the `GateContext` below.
+An engine that cannot do its job raises `EngineError` (exit 2): gates fail closed.
 `run_gates` merges the engines' findings, folds duplicates, applies waivers
 and builds the one `Report` every reporter renders.
 """
