@@ -100,6 +100,7 @@ def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: b
           progress: Callable[[str], None] = lambda m: None, warn: Callable[[str], None] = lambda m: None) -> SynthResult:
     """Render envs (all when None), gate them, and write (or compare with) rendered/."""
     root = Path(root)
+    renders = _render_cache(root, opts.cache_dir)  # hashes the inputs before the loader reads them
     platform = load_project(root)
     names = list(envs) if envs else list(platform.environments)
     for name in names:
@@ -107,8 +108,11 @@ def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: b
     result = SynthResult({})
     started = time.perf_counter()
     for name in names:
-        progress(f"render: {name}")
-        result.rendered[name] = render_env(platform, name)
+        cached = renders.get(name) if renders else None
+        progress(f"render: {name}{' (unchanged inputs: cached)' if cached else ''}")
+        result.rendered[name] = cached or render_env(platform, name)
+        if renders and not cached:
+            renders.put(result.rendered[name])
     result.timings["render"] = time.perf_counter() - started
     out_root = Path(out) if out else root / "rendered"
     if check:
@@ -132,11 +136,21 @@ def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: b
         for name in names:  # all envs first: a refusal in the last one must not leave the first written
             check_ownership(result.rendered[name], out_root)
         for name in names:
-            progress(f"write: {out_root / name}")
-            write_env(result.rendered[name], out_root)
+            # An env whose tree already holds exactly this render is left alone: no fsyncs, no swap.
+            if (out_root / name).is_dir() and compare(result.rendered[name], out_root / name).up_to_date:
+                progress(f"write: {out_root / name} (up to date)")
+            else:
+                progress(f"write: {out_root / name}")
+                write_env(result.rendered[name], out_root)
             result.written.append(name)
     result.timings["write"] = time.perf_counter() - started
     return result
+
+
+def _render_cache(root: Path, cache_dir: Path | None):
+    from .render_cache import RenderCache
+
+    return RenderCache(root, cache_dir) if cache_dir else None
 
 
 def _existing_paths(rendered: RenderedEnv) -> list[str]:
