@@ -88,7 +88,12 @@ DUMPER = _dumper(yaml.CSafeDumper) if hasattr(yaml, "CSafeDumper") else PURE_DUM
 
 
 def dump_yaml(obj: Any, dumper: type = DUMPER) -> str:
-    return yaml.dump(ordered(obj), Dumper=dumper, sort_keys=False, default_flow_style=False,
+    return _dump_ordered(ordered(obj), dumper)
+
+
+def _dump_ordered(obj: Any, dumper: type = DUMPER) -> str:
+    """dump_yaml for an object that already went through ordered()."""
+    return yaml.dump(obj, Dumper=dumper, sort_keys=False, default_flow_style=False,
                      allow_unicode=True, width=10_000, indent=2)
 
 
@@ -108,19 +113,18 @@ def render_env(platform: Platform, env_name: str) -> RenderedEnv:
         Microservice(ctx.chart(name), "service", props_for(platform.services[name], env), ctx, platform.services[name])
     for part in PARTS:
         part(ctx, platform)
-    ctx.materialize()
 
     files: dict[str, RenderedFile] = {}
-    for folder in sorted(ctx.charts):
-        for obj in ctx.charts[folder].to_json():
-            meta = obj.get("metadata", {})
-            source = ctx.sources.get(identity(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"]))
-            path = f"{folder}/{file_name(obj)}"
-            if path in files:
-                raise DrydockError(f"two resources render to {path}",
-                                   hint="give them different names; file names are <kind>-<name>.yaml per app")
-            header = HEADER.format(source=source.file if source else f"environments/{env_name}.yaml")
-            files[path] = RenderedFile(path, header + dump_yaml(obj), ordered(obj), source)
+    for folder, obj in ctx.materialize():
+        meta = obj.get("metadata", {})
+        source = ctx.sources.get(identity(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"]))
+        path = f"{folder}/{file_name(obj)}"
+        if path in files:
+            raise DrydockError(f"two resources render to {path}",
+                               hint="give them different names; file names are <kind>-<name>.yaml per app")
+        header = HEADER.format(source=source.file if source else f"environments/{env_name}.yaml")
+        obj = ordered(obj)
+        files[path] = RenderedFile(path, header + _dump_ordered(obj), obj, source)
     return RenderedEnv(env_name, tuple(files[p] for p in sorted(files)))
 
 
