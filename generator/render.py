@@ -12,6 +12,7 @@ import ctypes
 import ctypes.util
 import errno
 import fcntl
+import gc
 import hashlib
 import json
 import os
@@ -103,6 +104,18 @@ def file_name(obj: dict) -> str:
 
 # -- render ----------------------------------------------------------------------------
 def render_env(platform: Platform, env_name: str) -> RenderedEnv:
+    # A render allocates millions of short-lived dicts and no cycles worth collecting: the
+    # cyclic GC's repeated passes over them cost ~25% of the Python side (docs/performance.md).
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _render_env(platform, env_name)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _render_env(platform: Platform, env_name: str) -> RenderedEnv:
     from .constructs import PARTS
     from .constructs.base import RenderContext, cdk8s, identity
     from .constructs.microservice import Microservice, props_for
