@@ -134,7 +134,7 @@ def gate_options(f):
                      help="Block at this severity and above (default: from the environment file; HIGH without one).")(f)
     f = click.option("--no-cache", is_flag=True, help="Do not read or write the result cache.")(f)
     f = click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-                     help="Result cache folder (default: .drydock/cache).")(f)
+                     help="Result cache folder (default: $XDG_CACHE_HOME/drydock or ~/.cache/drydock).")(f)
     f = click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
                      help="Report format.")(f)
     f = click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
@@ -155,7 +155,9 @@ def _gate_opts(state: State, engines: str, engine: str, opa_url: str | None, pol
                            hint=f"use a comma-separated subset of: {', '.join(ALL_ENGINES)}")
     if engine == "opa-server" and not opa_url:
         raise DrydockError("--engine opa-server needs --opa-url", hint="e.g. --opa-url http://127.0.0.1:8181")
-    cache = None if no_cache else (cache_dir or state.repo / ".drydock" / "cache")
+    from .gate.cache import default_cache_dir
+
+    cache = None if no_cache else (cache_dir or default_cache_dir())
     return GateOptions(engines=chosen, engine=engine, opa_url=opa_url, policy_dirs=tuple(policy_dirs),
                        waivers_file=waivers_file, cache_dir=cache,
                        threshold=Severity.parse(threshold) if threshold else None)
@@ -267,25 +269,41 @@ def check(state: State, paths, env, shard, fmt, output, **gate_kw) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_obj
 def validate(state: State, paths, strict_kinds, validator, fmt, output) -> None:
-    """Validate manifests against the vendored Kubernetes and CRD JSON Schemas.
+    """Validate manifests against the vendored Kubernetes and CRD JSON Schemas,
+    and drydock's own inputs (services/, environments/, waivers.yaml) against theirs.
 
-    PATHS default to rendered/. Unknown fields are errors (strict schemas).
+    PATHS default to rendered/. Unknown fields are errors (strict schemas). A file
+    whose apiVersion is drydock/v1 is checked as the input its kind names.
 
     \b
     Examples:
       drydock validate
       drydock validate rendered/prod --strict-kinds
+      drydock validate services/cart.yaml environments/dev.yaml waivers.yaml
     """
     from .gate.engines.schema import validate_paths
     from .core import Report, Severity
+    from .model.validate import is_input_file, validate_input
 
-    findings, skipped, count = validate_paths(list(paths) or [str(state.repo / "rendered")], strict_kinds=strict_kinds,
+    inputs = [p for p in paths if p != "-" and is_input_file(Path(p), state.repo)]
+    bad_inputs = 0
+    for p in inputs:
+        kind, problems = validate_input(Path(p), state.repo)
+        if problems:
+            bad_inputs += 1
+            _print_error(DrydockError(problems))
+        else:
+            state.info(f"{p}: valid {kind}")
+    paths = [p for p in paths if p not in inputs]
+    if inputs and not paths:
+        sys.exit(1 if bad_inputs else 0)
+    findings, skipped, count = validate_paths(paths or [str(state.repo / "rendered")], strict_kinds=strict_kinds,
                                               validator=validator, stdin=sys.stdin)
     report = Report(findings, Severity.LOW, count, skipped=list(skipped))
     for s in skipped:
         state.info(f"skipped: {s}")
     _emit_report(state, report, fmt, output)
-    if findings:
+    if findings or bad_inputs:
         sys.exit(1)
     state.info(f"{count} documents valid")
 
@@ -444,7 +462,7 @@ def promote(state: State, src, dst, services, fmt, output, **gate_kw) -> None:
 
 @cli.group()
 def cache() -> None:
-    """Manage the gate result cache (.drydock/cache)."""
+    """Manage the gate result cache (~/.cache/drydock)."""
 
 
 @cache.command("clear")
@@ -452,9 +470,9 @@ def cache() -> None:
 @click.pass_obj
 def cache_clear(state: State, cache_dir) -> None:
     """Delete the cache. Always safe: the next run recomputes everything."""
-    from .gate.cache import clear_cache_dir
+    from .gate.cache import clear_cache_dir, default_cache_dir
 
-    path = cache_dir or state.repo / ".drydock" / "cache"
+    path = cache_dir or default_cache_dir()
     try:
         removed = clear_cache_dir(path)
     except ValueError as exc:

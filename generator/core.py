@@ -162,13 +162,14 @@ class Report:
 
     def summary(self) -> dict:
         by_sev = {s.name: 0 for s in sorted(Severity, reverse=True)}
+        waived_by_sev = dict(by_sev)
         for f in self.findings:
-            if f.waived is None:
-                by_sev[f.severity.name] += 1
+            (by_sev if f.waived is None else waived_by_sev)[f.severity.name] += 1
         return {
             "by_severity": by_sev,
             "blocking": len(self.blocking()),
-            "waived": sum(1 for f in self.findings if f.waived is not None),
+            "waived": sum(waived_by_sev.values()),
+            "waived_by_severity": waived_by_sev,
             "resources": self.resources,
             "threshold": self.threshold.name,
             "cached": self.cached,

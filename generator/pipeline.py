@@ -5,6 +5,7 @@ exceptions, so tests and other tools can drive drydock without click.
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import time
@@ -15,6 +16,7 @@ from typing import Callable, Sequence
 from .errors import InputError
 from .gate import GateContext
 from .core import Report, Severity
+from .gate.cache import check_cache_dir, default_cache_dir
 from .gate.engines import DEFAULT_ENGINES
 from .gate.runner import run_gates
 from .gate.waivers import load_waivers
@@ -35,7 +37,7 @@ class GateOptions:
     opa_url: str | None = None
     policy_dirs: tuple[Path, ...] = ()
     waivers_file: Path | None = None
-    cache_dir: Path | None = None  # None: no cache
+    cache_dir: Path | None = field(default_factory=default_cache_dir)  # None: no cache; same default as the CLI
     threshold: Severity | None = None  # overrides the environment's threshold
 
 
@@ -72,9 +74,29 @@ def _context(root: Path, env_name: str | None, platform: Platform | None, opts: 
                     "roleArns": _role_arns(Path(root) / env.source.file)}
     return GateContext(
         env=env_name, threshold=threshold, env_data=env_data,
-        require_trivy=bool(env and env.require_trivy), repo_root=root, cache_dir=opts.cache_dir,
+        require_trivy=bool(env and env.require_trivy), repo_root=root, cache_dir=_cache_dir(opts, warn),
         policy_dirs=repo_policy_dirs(root, opts.policy_dirs), engine=opts.engine, opa_url=opts.opa_url, warn=warn,
     )
+
+
+def _cache_dir(opts: GateOptions, warn: Callable[[str], None]) -> Path | None:
+    """The cache folder to use: a configured one inside a git work tree is refused; the default is skipped."""
+    if opts.cache_dir is None:
+        return None
+    reason = _cache_dir_problem(str(Path(opts.cache_dir).absolute()))
+    if reason is None:
+        return opts.cache_dir
+    if Path(opts.cache_dir) == default_cache_dir():
+        warn(f"{reason}; running without a cache")
+        return None
+    raise InputError(reason, file=str(opts.cache_dir),
+                     hint="use a folder outside the repository (the default is ~/.cache/drydock), or git-ignore it")
+
+
+@functools.lru_cache(maxsize=8)
+def _cache_dir_problem(path: str) -> str | None:
+    """check_cache_dir once per folder and process: it asks git three times (~10 ms each)."""
+    return check_cache_dir(Path(path))
 
 
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+")
@@ -88,11 +110,12 @@ def _role_arns(env_file: Path) -> list[str]:
         return []
 
 
-def _waivers(root: Path, opts: GateOptions):
+def _waivers(root: Path, opts: GateOptions, platform: Platform | None = None):
     path = opts.waivers_file or root / "waivers.yaml"
     if opts.waivers_file and not path.exists():
         raise InputError(f"waiver file {path} does not exist", hint="check the --waivers path")
-    return load_waivers(path, os.path.relpath(path, root) if path.is_absolute() else str(path))
+    envs = list(platform.environments) if platform else None
+    return load_waivers(path, os.path.relpath(path, root) if path.is_absolute() else str(path), envs=envs, root=root)
 
 
 def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: bool = False,
@@ -100,11 +123,13 @@ def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: b
           progress: Callable[[str], None] = lambda m: None, warn: Callable[[str], None] = lambda m: None) -> SynthResult:
     """Render envs (all when None), gate them, and write (or compare with) rendered/."""
     root = Path(root)
-    renders = _render_cache(root, opts.cache_dir)  # hashes the inputs before the loader reads them
+    renders = _render_cache(root, _cache_dir(opts, warn))  # hashes the inputs before the loader reads them
     platform = load_project(root)
     names = list(envs) if envs else list(platform.environments)
     for name in names:
         platform.environment(name)  # every name checked before any rendering
+    if not check:
+        _require_trivy(platform, names, gate, opts, warn)
     result = SynthResult({})
     started = time.perf_counter()
     for name in names:
@@ -113,6 +138,10 @@ def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: b
         result.rendered[name] = cached or render_env(platform, name)
         if renders and not cached:
             renders.put(result.rendered[name])
+    from .k8snames import name_problems  # every name must fit Kubernetes' limits, gate or no gate
+    too_long = [p for name in names for p in name_problems(result.rendered[name].documents())]
+    if too_long:
+        raise InputError(list(dict.fromkeys(too_long)))
     result.timings["render"] = time.perf_counter() - started
     out_root = Path(out) if out else root / "rendered"
     if check:
@@ -126,7 +155,7 @@ def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: b
             ctx = _context(root, name, platform, opts, warn)
             # Lets the policy check that every ArgoCD Application points at a folder we render.
             contexts[name] = replace(ctx, env_data={**ctx.env_data, "existingPaths": _existing_paths(result.rendered[name])})
-        result.reports = run_gates(docs, contexts, opts.engines, _waivers(root, opts), progress,
+        result.reports = run_gates(docs, contexts, opts.engines, _waivers(root, opts, platform), progress,
                                    timings=result.timings)
         if result.blocked:
             return result
@@ -153,6 +182,22 @@ def _render_cache(root: Path, cache_dir: Path | None):
     return RenderCache(root, cache_dir) if cache_dir else None
 
 
+def _require_trivy(platform: Platform, names: Sequence[str], gate: bool, opts: GateOptions,
+                   warn: Callable[[str], None]) -> None:
+    """An env with gate.requireTrivy is never written without the Trivy gate, except by an explicit --no-gate."""
+    strict = [n for n in names if platform.environments[n].require_trivy]
+    if not strict or (gate and "trivy" in opts.engines):
+        return
+    if not gate:
+        for n in strict:
+            warn(f"--no-gate: environment '{n}' sets gate.requireTrivy, but this render of {n} was not gated")
+        return
+    env = platform.environments[strict[0]]
+    raise InputError(f"environment '{env.name}' sets gate.requireTrivy, but --engines {','.join(opts.engines)} leaves Trivy out",
+                     file=env.source.file, line=env.lines.get("spec.gate.requireTrivy", env.source.line),
+                     hint="add trivy to --engines (or drop --engines) to write it; --no-gate skips every gate explicitly")
+
+
 def _existing_paths(rendered: RenderedEnv) -> list[str]:
     return sorted({f"{rendered.env}/{f.path.split('/', 1)[0]}" for f in rendered.files})
 
@@ -170,8 +215,26 @@ def check_paths(root: Path, paths: Sequence[str], env: str | None, opts: GateOpt
         platform.environment(env)
     docs = read_manifests(paths, stdin=stdin)
     ctx = _context(root, env, platform, opts, warn)
-    reports = run_gates({env: docs}, {env: ctx}, opts.engines, _waivers(root, opts), progress, shard=shard)
+    complete = [env] if env and covers_env(root, paths, env) else []
+    reports = run_gates({env: docs}, {env: ctx}, opts.engines, _waivers(root, opts, platform), progress, shard=shard,
+                        complete_envs=complete)
     return reports[env]
+
+
+def covers_env(root: Path, paths: Sequence[str], env: str) -> bool:
+    """Whether the paths hold the whole committed render of env (rendered/ or rendered/<env>).
+
+    Only such a run can say a waiver of that env matches nothing: a check of one file, or of
+    staged files in a pre-commit hook, sees a part of the env and must not judge the rest.
+    """
+    rendered = (Path(root) / "rendered").resolve()
+    for p in paths:
+        if p == "-":
+            continue
+        target = Path(p).resolve()  # paths are as typed, relative to the working directory
+        if target in (rendered, rendered / env):
+            return True
+    return False
 
 
 def policy_findings_at(root: Path, ref: str | None, env: str | None, opts: GateOptions) -> list:

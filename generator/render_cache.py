@@ -30,6 +30,7 @@ from importlib.util import find_spec
 from pathlib import Path
 
 from .core import SourceRef
+from .gate.cache import MacStore, digest_key
 from .render import RenderedEnv, RenderedFile
 
 FORMAT = 1
@@ -94,39 +95,10 @@ def _runtime_versions() -> list[str]:
     return sorted(found)
 
 
-def _key(*parts: str) -> str:
-    h = hashlib.sha256()
-    for part in parts:
-        data = part.encode()
-        h.update(len(data).to_bytes(8, "big"))
-        h.update(data)
-    return h.hexdigest()
-
-
 class RenderCache:
     """Renders by env, in `<cache_dir>/render/`. Construct it before loading the project."""
 
     def __init__(self, root: Path, cache_dir: Path):
-        try:
-            from .gate.cache import MacStore
-        except ImportError:  # TEMP(speed): until the MAC'd store lands on main
-            from .gate.cache import ResultCache as _RC
-
-            class MacStore:  # noqa: N801
-                def __init__(self, root, suffix=""):
-                    self.root = Path(root)
-
-                def get_bytes(self, key):
-                    try:
-                        return (self.root / key).read_bytes()
-                    except OSError:
-                        return None
-
-                def put_bytes(self, key, data):
-                    self.root.mkdir(parents=True, exist_ok=True)
-                    (self.root / key).write_bytes(data)
-                    return True
-
         self.root = Path(root)
         self.store = MacStore(Path(cache_dir) / "render", suffix=".json")
         self.inputs = inputs_digest(self.root)
@@ -134,7 +106,7 @@ class RenderCache:
         self.misses: list[str] = []
 
     def key(self, env: str) -> str | None:
-        return None if self.inputs is None else _key(f"drydock-render-v{FORMAT}", code_digest(), self.inputs, env)
+        return None if self.inputs is None else digest_key(f"drydock-render-v{FORMAT}", code_digest(), self.inputs, env)
 
     def get(self, env: str) -> RenderedEnv | None:
         key = self.key(env)

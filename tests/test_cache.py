@@ -35,7 +35,6 @@ def test_round_trip_empty_results_and_hit_counting(tmp_path):
     assert (c.hits, c.misses) == (2, 1)
     assert (tmp_path / "cache" / "CACHEDIR.TAG").is_file()
     assert (tmp_path / "cache" / ".gitignore").read_text() == "*\n"
-    assert default_cache_dir("/repo") == Path("/repo/.drydock/cache")
 
 
 def test_key_covers_salt_and_text(tmp_path):
@@ -201,10 +200,11 @@ def test_corrupted_entry_is_rescanned_and_rewritten(tmp_path):
     entries[0].write_bytes(entries[0].read_bytes()[:40])  # truncated
     gate = TrivyGate()
     assert as_json(gate.run([doc], c)) == cold and gate.scanned == 1
-    # valid JSON whose records are not findings: also a miss, never trusted
-    entry = json.loads(entries[0].read_text())
+    # valid JSON whose records are not findings: also a miss, never trusted (the MAC alone refuses it)
+    mac, _, payload = entries[0].read_bytes().partition(b"\n")
+    entry = json.loads(payload)
     entry["findings"] = [{"rule_id": "KSV-0017"}]
-    entries[0].write_text(json.dumps(entry))
+    entries[0].write_bytes(mac + b"\n" + json.dumps(entry).encode())
     gate = TrivyGate()
     assert as_json(gate.run([doc], c)) == cold and gate.scanned == 1
     gate = TrivyGate()

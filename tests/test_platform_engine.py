@@ -1,6 +1,7 @@
 """The engine registry and the platform engine through the runner and the real CLI."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 import types
@@ -96,11 +97,15 @@ def test_platform_findings_can_be_waived(tmp_path: Path):
     tree = fresh()
     obj(tree, "deployment-shop")["metadata"]["namespace"] = "kube-system"
     write_tree(tree, tmp_path)
+    # A waiver names its env (issue 15), so the check runs under one: the demo's env files.
+    from .conftest import copy_inputs
+    copy_inputs(tmp_path)
+    soon = (dt.date.today() + dt.timedelta(days=30)).isoformat()
     (tmp_path / "waivers.yaml").write_text(
         "apiVersion: drydock/v1\nkind: WaiverList\nwaivers:\n"
         "  - rule: DD-ARGO-001\n    resource: {kind: Deployment, namespace: kube-system, name: shop}\n"
-        "    reason: moves next sprint\n    owner: team-shop\n    expires: '2099-01-01'\n")
-    r = run_drydock("check", "rendered/dev/argocd", "rendered/dev/shop", "rendered/dev/platform",
+        f"    env: dev\n    reason: moves to its own namespace next sprint\n    owner: team-shop\n    expires: '{soon}'\n")
+    r = run_drydock("check", "rendered/dev/argocd", "rendered/dev/shop", "rendered/dev/platform", "--env", "dev",
                     "--engines", "platform", "--format", "json", cwd=tmp_path)
     report = json.loads(r.out)
     waived = [f for f in report["findings"] if f["waived"]]

@@ -128,7 +128,7 @@ def test_an_entry_this_machine_did_not_write_is_a_miss(repo_copy: Path, tmp_path
 
 def test_an_input_edited_during_the_run_is_not_cached(repo_copy: Path, tmp_path: Path):
     cache = RenderCache(repo_copy, tmp_path)  # hashes the inputs now
-    rendered = synth(repo_copy, ["dev"], gate=False, out=tmp_path / "out", opts=GateOptions()).rendered["dev"]
+    rendered = synth(repo_copy, ["dev"], gate=False, out=tmp_path / "out", opts=GateOptions(cache_dir=None)).rendered["dev"]
     svc = repo_copy / "services" / "order-service.yaml"
     svc.write_text(svc.read_text() + "# edited while rendering\n")
     assert cache.put(rendered) is False

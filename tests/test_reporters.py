@@ -158,6 +158,8 @@ def test_json_is_the_contract():
     assert list(data) == ["version", "findings", "summary"]
     assert data["summary"]["blocking"] == 2  # CRITICAL + HIGH; HIGH waived one excluded
     assert data["summary"]["waived"] == 1
+    # issue 15: waived findings are counted by severity too (the waived one is HIGH)
+    assert data["summary"]["waived_by_severity"] == {"CRITICAL": 0, "HIGH": 1, "MEDIUM": 0, "LOW": 0}
     assert "café" in out  # UTF-8, not \u escapes
 
 
@@ -170,9 +172,10 @@ def test_text_layout():
     assert re.search(r"^  CRITICAL  DD-001  container 'app' sets runAsNonRoot: false \(" + re.escape(DEPLOY_FILE) + r":2\)", out, re.M)
     assert "      fix: remove securityContext.runAsNonRoot" in out
     assert "      source: services/order-service.yaml:12" in out
-    # Waived findings are one compact line each after the active ones; the reason stays in waivers.yaml.
-    assert "waived (1; reasons in the waiver file):" in out
-    assert re.search(r"^  DD-020  Ingress/shop/storefront  \S+  \(team-web, until 2031-01-31\)$", out, re.M)
+    # Waived findings come after the active ones, one line each with the waiver's owner and reason.
+    assert "waived (1):" in out
+    assert re.search(r"^  HIGH      DD-020  Ingress/shop/storefront  \S+  waived by team-web until 2031-01-31: "
+                     r"TLS terminates at the CDN$", out, re.M)
     assert out.splitlines()[-1] == "5 findings (2 blocking at HIGH+, 1 waived) in 180 resources"
     # a message with a newline stays on one line
     assert "wrong, a:b second line" in out
@@ -230,6 +233,8 @@ def test_sarif_structure():
     sup = by_rule["DD-020"]["suppressions"]
     assert sup[0]["kind"] == "external" and "TLS terminates at the CDN" in sup[0]["justification"]
     assert "suppressions" not in by_rule["DD-001"]
+    # issue 15: the SARIF run summary counts waived findings by severity
+    assert s["runs"][0]["properties"]["summary"]["waived_by_severity"]["HIGH"] == 1
 
 
 def test_sarif_matches_official_schema():

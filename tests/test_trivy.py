@@ -300,7 +300,8 @@ def test_trivy_environment_variables_do_not_leak_into_the_scan(monkeypatch, tmp_
     # test double: a script that fails if it sees any TRIVY_* variable
     monkeypatch.setenv("TRIVY_SEVERITY", "CRITICAL")
     monkeypatch.setenv("DRYDOCK_TRIVY", fake_trivy(
-        tmp_path, 'if env | grep -q "^TRIVY_"; then echo leaked >&2; exit 9; fi; echo \'{"Results": []}\''))
+        tmp_path, 'if env | grep -q "^TRIVY_"; then echo leaked >&2; exit 9; fi; '
+        'echo \'{"Results": [{"Target": "doc-00000.yaml", "MisconfSummary": {"Successes": 1, "Failures": 0}}]}\''))
     assert TrivyGate().run([DOC], ctx()) == []
 
 

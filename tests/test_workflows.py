@@ -221,9 +221,33 @@ def test_pr_workflow_shape():
     assert "-strict" in runs["kubeconform"] and "-ignore-missing-schemas" in runs["kubeconform"]
     assert "--format markdown --output diff.md" in runs["diff"]
     assert next(s for s in jobs["diff"]["steps"] if s.get("uses", "").startswith("actions/checkout@"))["with"]["fetch-depth"] == 0
-    cache = next(s for s in jobs["gates"]["steps"] if s.get("uses", "").startswith("actions/cache@"))
-    assert cache["with"]["path"] == ".drydock/cache"
+    cache = next(s for s in jobs["gates"]["steps"] if s.get("uses", "").startswith("actions/cache/restore@"))
+    assert cache["with"]["path"] == "~/.cache/drydock"
     assert "hashFiles('policies/**', 'waivers.yaml')" in cache["with"]["key"] and "trivy" in cache["with"]["key"]
+
+
+def _uses(wf: dict) -> list[tuple[str, dict, dict]]:
+    return [(s.get("uses", ""), s, job) for job in wf["jobs"].values() for s in job.get("steps", [])]
+
+
+def test_pull_requests_restore_caches_read_only_and_only_the_default_branch_saves():
+    # issue 15: a pull request must never write a cache another run reads.
+    for path in WORKFLOWS:
+        wf = _load(path)
+        on = _triggers(wf)
+        for uses, step, job in _uses(wf):
+            action = uses.partition("@")[0]
+            if action in ("actions/cache", "actions/cache/save"):
+                assert set(on) == {"push"} or set(on) <= {"push", "workflow_dispatch"}, f"{path.name}: {uses} outside push"
+                assert on["push"].get("branches") == ["main"], f"{path.name}: {uses} on a branch other than main"
+                assert action == "actions/cache/save", f"{path.name}: use actions/cache/restore + save, not {uses}"
+                assert "default_branch" in str(job.get("if", "")) + str(step.get("if", "")), path.name
+            if "pull_request" in on or "pull_request_target" in on:
+                assert action not in ("actions/cache", "actions/cache/save"), f"{path.name}: PR workflow saves a cache"
+    pr = _load(REPO / ".github/workflows/pr.yml")
+    assert any(u.startswith("actions/cache/restore@") for u, _, _ in _uses(pr))
+    cache = _load(REPO / ".github/workflows/cache.yml")
+    assert any(u.startswith("actions/cache/save@") for u, _, _ in _uses(cache))
 
 
 def test_promote_workflow_shape():

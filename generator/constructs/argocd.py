@@ -271,8 +271,10 @@ def build_argocd(ctx: RenderContext, platform: Platform) -> None:
             raise InputError(f"two ArgoCD Applications would be named '{name}'",
                              hint="rename the service or folder: Application names are <env>-<folder> and <env>-<add-on>")
         if len(name) > 63:
-            raise InputError(f"ArgoCD Application name '{name}' is longer than 63 characters",
-                             hint="shorten the environment or service name (ArgoCD tracks resources by this name)")
+            src = platform.services[short].source if short in platform.services else env.source
+            raise InputError(f"ArgoCD Application name '{name}' ({len(name)} characters) is longer than Kubernetes' "
+                             "limit of 63 characters (ArgoCD puts it in a label)", file=src.file, line=src.line,
+                             hint=f"shorten the service or environment name by at least {len(name) - 63} characters")
         names[short] = name
 
     # -- the child project: what the children may deploy, and where

@@ -39,6 +39,7 @@ def run_gates(
     today: dt.date | None = None,
     timings: dict[str, float] | None = None,
     shard: tuple[int, int] | None = None,
+    complete_envs: Sequence[str | None] | None = None,
 ) -> dict[str | None, Report]:
     """Gate each env's documents; contexts[env] carries its threshold and policy settings.
 
@@ -46,6 +47,7 @@ def run_gates(
     see only their documents, while Rego still evaluates the whole render (its cross-resource
     rules need it, and it is cheap) and keeps only the shard's findings. Together the n shards
     report exactly what one unsharded run reports, except unused waivers, which no shard can judge.
+    complete_envs: the envs whose whole render is gated here (None: all); only they judge unused waivers.
     """
     findings: dict[str | None, list[Finding]] = {env: [] for env in docs_by_env}
     env_of_file = {d.file: env for env, docs in docs_by_env.items() for d in docs}
@@ -94,7 +96,7 @@ def run_gates(
         skipped += result.skipped
     folded = {env: fold_duplicates(fs) for env, fs in findings.items()}
     known = known_rule_ids(first_ctx.policy_dirs) if waivers else set()
-    waived = apply_waivers(folded, waivers, known, today, () if shard else engines)
+    waived = apply_waivers(folded, waivers, known, today, engines, () if shard else complete_envs)
     return {
         env: Report(sorted(fs, key=Finding.sort_key), contexts[env].threshold,
                     sum(1 for d in docs_by_env[env] if d.file in in_shard), cached, list(skipped),

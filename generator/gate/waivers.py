@@ -1,68 +1,99 @@
-"""Exceptions as data: waivers.yaml names rule, resource, env, reason, owner and expiry.
+"""Exceptions as data: waivers.yaml names one rule, one resource, the envs, reason, owner and expiry.
 
-A waived finding stays in the report, marked waived. A waiver that has expired,
-matches nothing, or names a rule no engine knows fails the gate: exceptions must
-not outlive their reason.
+A waiver is a hole in a gate, so the file is held to a strict shape (docs/waivers.md):
+exactly one rule id (no globs), exact resource names, an env or a list of envs, a real
+reason and owner, an expiry at most MAX_DAYS ahead, and `approvedBy` for a CRITICAL
+finding in a production env. Anything else is bad input (exit 2 at the waiver's line).
+
+A waived finding stays in the report, marked waived. A waiver that has expired or names a
+rule no engine knows fails the gate; one that matches nothing fails only a run that gated
+the whole env it names (a check of one file cannot know what the rest of the env needs).
 """
 from __future__ import annotations
 
 import datetime as dt
-import fnmatch
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable
 
-from ..errors import InputError, Problem
-from ..model.yamlload import format_path, load_document, read_text
 from ..core import Finding, Resource, Severity, WaiverRef
+from ..errors import InputError, Problem
+from ..model.yamlload import format_path, key_position, load_document, read_text
 
-_KNOWN_EXTERNAL = re.compile(r"^(KSV-?\d{3,4}|AVD-KSV-\d{4}|DD-SCHEMA-\d{3})$")
-_FIELDS = {"rule", "resource", "env", "reason", "owner", "expires"}
+MAX_DAYS = 365  # an exception must be looked at again within a year
+MIN_REASON = 15  # non-blank characters: "legacy" or "n/a" is not a reason
+RULE_ID = re.compile(r"\A[A-Z][A-Z0-9]*(-[A-Z0-9]+)+\Z")  # DD-PSS-001, KSV-0017, AVD-KSV-0017
+NAME = re.compile(r"\A[A-Za-z0-9]([-A-Za-z0-9_.:]*[A-Za-z0-9])?\Z")  # exact names: no * ? [ ]
+ENV_NAME = re.compile(r"\A[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
+_KNOWN_EXTERNAL = re.compile(r"\A(KSV-?\d{3,4}|AVD-KSV-\d{4}|DD-SCHEMA-\d{3}|DD-(ARGO|ID|NET|HELM)-\d{3})\Z")
+_FIELDS = {"rule", "resource", "env", "reason", "owner", "expires", "approvedBy"}
+_RESOURCE_FIELDS = {"kind", "namespace", "name"}
+
+
+def is_production(env: str | None) -> bool:
+    """Production envs are the ones a CRITICAL waiver needs a second person for."""
+    return bool(env) and (env in ("prod", "production") or env.startswith(("prod-", "production-")))
 
 
 @dataclass(frozen=True)
 class Waiver:
     rule: str
     kind: str
-    namespace: str
+    namespace: str | None  # None: any namespace
     name: str
-    env: str
+    envs: tuple[str, ...]
     reason: str
     owner: str
     expires: dt.date
     file: str
     line: int
+    approved_by: str = ""
 
     def matches(self, finding: Finding, env: str | None) -> bool:
-        ids = (finding.rule_id, *finding.related_ids)
         r = finding.resource
         return (
-            any(fnmatch.fnmatchcase(i, self.rule) for i in ids)
-            and fnmatch.fnmatchcase(env or "", self.env)
-            and fnmatch.fnmatchcase(r.kind, self.kind)
-            and fnmatch.fnmatchcase(r.namespace, self.namespace)
-            and fnmatch.fnmatchcase(r.name, self.name)
+            env in self.envs
+            and self.rule in (finding.rule_id, *finding.related_ids)
+            and r.kind == self.kind and r.name == self.name
+            and (self.namespace is None or r.namespace == self.namespace)
         )
+
+    def target(self) -> str:
+        ns = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind}/{ns}{self.name}"
 
     def ref(self) -> WaiverRef:
         return WaiverRef(self.reason, self.owner, self.expires.isoformat())
 
 
-def load_waivers(path: Path, display: str | None = None) -> list[Waiver]:
+def load_waivers(path: Path, display: str | None = None, envs: Iterable[str] | None = None,
+                 today: dt.date | None = None, root: Path | None = None) -> list[Waiver]:
+    """Read and check a waiver file; `envs` (when a project is loaded) are the env names that exist."""
     display = display or str(path)
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return []
-    data, lines = load_document(read_text(path, display), display)
+    data, lines = load_document(read_text(path, display, root=root), display)
+    return parse_waivers(data, lines, display, envs, today)
+
+
+def parse_waivers(data, lines: dict, display: str, envs: Iterable[str] | None = None,
+                  today: dt.date | None = None) -> list[Waiver]:
+    today = today or dt.date.today()
+    known_envs = sorted(envs) if envs is not None else None
     problems: list[Problem] = []
 
-    def bad(p: tuple, msg: str, hint: str) -> None:
-        line, col = lines.get(p, (None, None))
+    def bad(p: tuple, msg: str, hint: str, key: bool = False) -> None:
+        line, col = key_position(lines, p) if key else lines.get(p, (None, None))
+        if line is None and p:
+            line, col = lines.get(p[:2], (None, None))
         problems.append(Problem(msg, display, line, col, format_path(p), hint))
 
     if not isinstance(data, dict) or data.get("apiVersion") != "drydock/v1" or data.get("kind") != "WaiverList":
         bad((), "not a waiver list", "start the file with apiVersion: drydock/v1, kind: WaiverList, waivers: [...]")
         raise InputError(problems)
+    for key in sorted(set(data) - {"apiVersion", "kind", "waivers"}):
+        bad((key,), f"unknown key '{key}'", "allowed keys: apiVersion, kind, waivers", key=True)
     items = data.get("waivers") or []
     if not isinstance(items, list):
         bad(("waivers",), "waivers must be a list", "write each waiver as a '- rule: ...' entry")
@@ -70,28 +101,74 @@ def load_waivers(path: Path, display: str | None = None) -> list[Waiver]:
     out = []
     for i, w in enumerate(items):
         p = ("waivers", i)
+        before = len(problems)
         if not isinstance(w, dict):
             bad(p, "a waiver must be a mapping", "see docs/waivers.md")
             continue
         for key in sorted(set(w) - _FIELDS):
-            bad(p + (key,), f"unknown key '{key}'", f"allowed keys: {', '.join(sorted(_FIELDS))}")
-        for key in ("rule", "reason", "owner", "expires"):
-            if not w.get(key):
-                bad(p, f"'{key}' is required", "every waiver needs rule, reason, owner and expires")
-        res = w.get("resource") or {}
-        if not isinstance(res, dict) or set(res) - {"kind", "namespace", "name"}:
-            bad(p + ("resource",), "resource must have only kind, namespace, name", "globs like 'legacy-*' are allowed")
-            res = {}
-        try:
-            expires = dt.date.fromisoformat(str(w.get("expires", "")))
-        except ValueError:
-            bad(p + ("expires",), f"expires {w.get('expires')!r} is not a date", "write it as YYYY-MM-DD")
+            from ..model.inputschema import did_you_mean
+            bad(p + (key,), f"unknown key '{key}'", did_you_mean(key, _FIELDS) or f"allowed keys: {', '.join(sorted(_FIELDS))}", key=True)
+        for key in ("rule", "resource", "env", "reason", "owner", "expires"):
+            if key not in w:
+                bad(p, f"'{key}' is required", "every waiver needs rule, resource, env, reason, owner and expires")
+        rule = w.get("rule")
+        if "rule" in w and not (isinstance(rule, str) and RULE_ID.match(rule)):
+            bad(p + ("rule",), f"rule {rule!r} is not one rule id",
+                "name exactly one rule id such as DD-PSS-001 or KSV-0017 (no wildcards; `drydock rules` lists them)")
+        res = w.get("resource")
+        kind = name = namespace = None
+        if "resource" in w:
+            if not isinstance(res, dict):
+                bad(p + ("resource",), "resource must be a mapping with kind and name", "e.g. resource: {kind: Deployment, name: legacy}")
+            else:
+                for key in sorted(set(res) - _RESOURCE_FIELDS):
+                    bad(p + ("resource", key), f"unknown key '{key}'", "a resource has kind, name and optionally namespace", key=True)
+                for key in ("kind", "name"):
+                    if key not in res:
+                        bad(p + ("resource",), f"resource.{key} is required", "name the exact resource the waiver covers")
+                for key in ("kind", "namespace", "name"):
+                    v = res.get(key)
+                    if key in res and not (isinstance(v, str) and NAME.match(v)):
+                        bad(p + ("resource", key), f"resource.{key} {v!r} is not an exact name",
+                            "write the exact name (no wildcards or globs): one waiver per resource")
+                kind, name, namespace = res.get("kind"), res.get("name"), res.get("namespace")
+        env = w.get("env")
+        env_list = env if isinstance(env, list) else [env]
+        if "env" in w:
+            if not env_list or not all(isinstance(e, str) and ENV_NAME.match(e) for e in env_list):
+                bad(p + ("env",), f"env {env!r} is not an environment name or a list of them",
+                    "write env: prod or env: [dev, staging] (no wildcards)")
+            elif len(set(env_list)) != len(env_list):
+                bad(p + ("env",), "env lists an environment twice", "list each environment once")
+            elif known_envs is not None:
+                for e in env_list:
+                    if e not in known_envs:
+                        bad(p + ("env",), f"unknown environment '{e}'", f"use one of: {', '.join(known_envs)}")
+        for key, minimum in (("reason", MIN_REASON), ("owner", 1), ("approvedBy", 1)):
+            if key not in w:
+                continue
+            v = w.get(key)
+            solid = len("".join(v.split())) if isinstance(v, str) else 0
+            if solid < minimum:
+                what = f"at least {minimum} non-blank characters" if minimum > 1 else "a non-blank text"
+                bad(p + (key,), f"{key} must be {what}",
+                    "say why the exception is safe and until when" if key == "reason" else f"name who {'owns' if key == 'owner' else 'approved'} the exception")
+        expires = None
+        if "expires" in w:
+            try:
+                expires = dt.date.fromisoformat(str(w.get("expires")))
+            except ValueError:
+                bad(p + ("expires",), f"expires {w.get('expires')!r} is not a date", "write it as \"YYYY-MM-DD\"")
+            else:
+                latest = today + dt.timedelta(days=MAX_DAYS)
+                if expires > latest:
+                    bad(p + ("expires",), f"expires {expires.isoformat()} is more than {MAX_DAYS} days ahead",
+                        f"choose a date on or before {latest.isoformat()}; renew the waiver when it is due")
+        if len(problems) > before:
             continue
-        if problems:
-            continue
-        out.append(Waiver(str(w["rule"]), str(res.get("kind", "*")), str(res.get("namespace", "*")),
-                          str(res.get("name", "*")), str(w.get("env", "*")), str(w["reason"]), str(w["owner"]),
-                          expires, display, lines[p][0]))
+        out.append(Waiver(rule, kind, namespace, name, tuple(env_list), " ".join(w["reason"].split()),
+                          w["owner"].strip(), expires, display, lines[p][0],
+                          (w.get("approvedBy") or "").strip()))
     if problems:
         raise InputError(problems)
     return out
@@ -103,57 +180,72 @@ def _gate_finding(w: Waiver, rule_id: str, title: str, message: str, fix: str) -
 
 def engine_of(rule: str) -> str:
     """Which gate produces a rule id: a waiver is only 'unused' if that gate ran."""
-    if rule.upper().startswith(("KSV", "AVD-")):
+    rule = rule.upper()
+    if rule.startswith(("KSV", "AVD-")):
         return "trivy"
-    if rule.upper().startswith("DD-SCHEMA"):
+    if rule.startswith("DD-SCHEMA"):
         return "schema"
-    if rule.upper().startswith(("DD-ARGO", "DD-ID", "DD-NET", "DD-HELM")):
+    if rule.startswith(("DD-ARGO-", "DD-ID-", "DD-NET-", "DD-HELM-")):
         return "platform"
     return "policy"
 
 
 def apply_waivers(findings_by_env: dict[str | None, list[Finding]], waivers: Iterable[Waiver],
                   known_rules: set[str], today: dt.date | None = None,
-                  engines_run: Iterable[str] = ("schema", "policy", "trivy")) -> dict[str | None, list[Finding]]:
+                  engines_run: Iterable[str] = ("schema", "policy", "trivy"),
+                  complete_envs: Iterable[str | None] | None = None) -> dict[str | None, list[Finding]]:
     """Mark waived findings; add blocking findings for expired, unused or unknown-rule waivers.
 
-    The waiver problems are reported under each env they apply to (or under None).
+    `complete_envs`: the envs whose whole render this run gated (None: every env in the run).
+    Only there can a waiver be judged unused. A waiver that would cover a CRITICAL finding in
+    a production env without `approvedBy` is bad input (InputError at the waiver's line).
     """
     engines_run = set(engines_run)
+    complete = set(findings_by_env) if complete_envs is None else set(complete_envs)
     today = today or dt.date.today()
     waivers = list(waivers)
-    used: set[int] = set()
+    used: set[tuple[int, str | None]] = set()
+    unapproved: list[Problem] = []
     out: dict[str | None, list[Finding]] = {}
     for env, findings in findings_by_env.items():
         marked = []
         for f in findings:
             for i, w in enumerate(waivers):
                 if w.expires >= today and w.matches(f, env):
+                    if f.severity >= Severity.CRITICAL and is_production(env) and not w.approved_by:
+                        unapproved.append(Problem(
+                            f"waiver for {w.rule} on {w.target()} covers a CRITICAL finding in {env} but has no approvedBy",
+                            w.file, w.line, hint="add approvedBy: <who signed off> (a second person), or fix the finding"))
                     f = f.with_waiver(w.ref())
-                    used.add(i)
+                    used.add((i, env))
                     break
             marked.append(f)
         out[env] = marked
-    envs = list(findings_by_env)
+    if unapproved:
+        raise InputError(list(dict.fromkeys(unapproved)))
     for i, w in enumerate(waivers):
-        targets = [e for e in envs if fnmatch.fnmatchcase(e or "", w.env)]
+        targets = [e for e in findings_by_env if e in w.envs]
         if not targets:
             continue  # the waiver is for an environment not gated in this run
-        problem = None
-        if not any(fnmatch.fnmatchcase(r, w.rule) for r in known_rules) and not _KNOWN_EXTERNAL.match(w.rule):
-            problem = _gate_finding(w, "DD-WAIVER-003", "Waiver names an unknown rule",
-                                    f"waiver for unknown rule '{w.rule}'", "fix the rule id (drydock rules lists them) or delete the waiver")
-        elif w.expires < today:
-            problem = _gate_finding(w, "DD-WAIVER-001", "Waiver expired",
-                                    f"waiver for {w.rule} on {w.kind}/{w.name} expired on {w.expires.isoformat()} (owner {w.owner})",
-                                    "fix the finding, or renew the waiver with a new expiry and a reason")
-        elif i not in used and engine_of(w.rule) in engines_run:
-            problem = _gate_finding(w, "DD-WAIVER-002", "Waiver matches nothing",
-                                    f"waiver for {w.rule} on {w.kind}/{w.name} in env '{w.env}' matches no finding",
-                                    "delete the waiver: the finding it covered is gone")
-        if problem:
+        if w.rule not in known_rules and not _KNOWN_EXTERNAL.match(w.rule):
             for e in targets:
-                out[e].append(problem)
+                out[e].append(_gate_finding(w, "DD-WAIVER-003", "Waiver names an unknown rule",
+                                            f"waiver for unknown rule '{w.rule}'",
+                                            "fix the rule id (drydock rules lists them) or delete the waiver"))
+            continue
+        if w.expires < today:
+            for e in targets:
+                out[e].append(_gate_finding(w, "DD-WAIVER-001", "Waiver expired",
+                                            f"waiver for {w.rule} on {w.target()} expired on {w.expires.isoformat()} (owner {w.owner})",
+                                            "fix the finding, or renew the waiver with a new expiry and a reason"))
+            continue
+        if engine_of(w.rule) not in engines_run:
+            continue
+        for e in targets:
+            if e in complete and (i, e) not in used:
+                out[e].append(_gate_finding(w, "DD-WAIVER-002", "Waiver matches nothing",
+                                            f"waiver for {w.rule} on {w.target()} matches no finding in env '{e}'",
+                                            f"remove '{e}' from the waiver's env (or delete the waiver): the finding it covered is gone"))
     return out
 
 

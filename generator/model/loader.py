@@ -5,19 +5,15 @@ fixes everything in one round instead of one error per run.
 """
 from __future__ import annotations
 
-import json
 import re
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import jsonschema
-
 from ..errors import InputError, Problem
 from ..core import Severity, SourceRef
 from .types import DATASTORES, QUEUES, Environment, Override, Platform, Port, Probe, SecretRef, Service
+from .inputschema import input_problems
 from .yamlload import format_path, key_position, load_document, read_text
 
 DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -30,12 +26,6 @@ ADDON_DEFAULTS = {
 }
 
 
-@lru_cache(maxsize=None)
-def _validator(kind: str) -> jsonschema.Draft202012Validator:
-    text = resources.files("generator.schemas.inputs").joinpath(f"{kind}.schema.json").read_text()
-    return jsonschema.Draft202012Validator(json.loads(text))
-
-
 def _display(path: Path, root: Path) -> str:
     try:
         return str(path.resolve().relative_to(root.resolve()))
@@ -43,68 +33,17 @@ def _display(path: Path, root: Path) -> str:
         return str(path)
 
 
-def _schema_problems(data: Any, lines: dict, kind: str, display: str) -> list[Problem]:
-    problems = []
-    for err in sorted(_validator(kind).iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.message)):
-        path = tuple(err.absolute_path)
-        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
-            allowed = set(err.schema.get("properties", {}))
-            for extra in sorted(k for k in err.instance if k not in allowed):
-                line, col = key_position(lines, path + (extra,))
-                hint = f"remove it; allowed keys here: {', '.join(sorted(allowed))}" if allowed else "remove it"
-                problems.append(Problem(f"unknown key '{extra}'", display, line, col, format_path(path + (extra,)), hint))
-            continue
-        line, col = lines.get(path, (None, None))
-        problems.append(Problem(_explain(err), display, line, col, format_path(path), _hint(err)))
-    return problems
-
-
-def _explain(err: jsonschema.ValidationError) -> str:
-    v, inst = err.validator, err.instance
-    if v == "type":
-        want = err.validator_value if isinstance(err.validator_value, str) else " or ".join(err.validator_value)
-        return f"expected {want}, got {type(inst).__name__} {json.dumps(inst)[:60]}"
-    if v == "required":
-        return err.message.replace("is a required property", "is required")
-    if v == "enum":
-        return f"{json.dumps(inst)[:60]} is not one of {', '.join(map(str, err.validator_value))}"
-    if v == "const":
-        return f"must be {json.dumps(err.validator_value)}, got {json.dumps(inst)[:60]}"
-    if v == "pattern":
-        return f"{json.dumps(inst)[:60]} has the wrong form"
-    if v in ("minimum", "maximum"):
-        return f"{inst} is out of range ({v} {err.validator_value})"
-    return err.message[:200]
-
-
-def _hint(err: jsonschema.ValidationError) -> str:
-    v = err.validator
-    if v == "pattern":
-        if err.schema.get("$ref", "").endswith("dnsLabel") or "a-z0-9]([-a-z0-9]*" in str(err.validator_value):
-            return "use lower-case letters, digits and '-', starting and ending with a letter or digit (DNS-1123)"
-        return f"it must match {err.validator_value}"
-    if v == "type":
-        return "write the value without quotes" if err.validator_value in ("integer", "number", "boolean") else "change the value's type"
-    if v == "enum":
-        return f"use one of: {', '.join(map(str, err.validator_value))}"
-    if v == "const":
-        return f"set it to {err.validator_value}"
-    if v == "required":
-        return "add the missing key"
-    return "see docs/inputs.md for the file format"
-
-
 def _read(path: Path, root: Path, kind: str, raw: dict | None = None) -> tuple[dict | None, dict, str, list[Problem]]:
     """Parse and schema-check one file. `raw`, when given, receives the parsed data even if invalid."""
     display = _display(path, root)
     try:
-        text = read_text(path, display)
+        text = read_text(path, display, root=root)
         data, lines = load_document(text, display)
     except InputError as exc:
         return None, {}, display, exc.problems
     if raw is not None:
         raw.update(data=data, lines=lines)
-    problems = _schema_problems(data, lines, kind, display)
+    problems = input_problems(data, lines, kind, display)
     if not problems and kind == "environment":
         problems += _check_addons(data, lines, display)
     if not problems and isinstance(data, dict):
@@ -128,7 +67,7 @@ def _check_addons(data: dict, lines: dict, display: str) -> list[Problem]:
 
 
 def _dotted_lines(lines: dict) -> MappingProxyType:
-    return MappingProxyType({format_path(k): v[0] for k, v in lines.items() if k and k[0] != "#key"})
+    return MappingProxyType({format_path(k): v[0] for k, v in lines.items() if k and not str(k[0]).startswith("#")})
 
 
 def _build_service(d: dict, lines: dict, display: str) -> Service:

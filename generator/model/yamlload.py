@@ -7,6 +7,8 @@ with a message that says how to fix them.
 """
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -45,16 +47,43 @@ def format_path(path: tuple) -> str:
     return out or "(document)"
 
 
-def read_text(path: Path, display: str) -> str:
+def read_text(path: Path, display: str, root: Path | None = None) -> str:
+    """Read an input file: a regular file (or a link to one inside `root`), UTF-8, under the size limit.
+
+    FIFOs, devices, sockets and directories are refused before anything is opened (a FIFO
+    would block the run); a symlink that leaves the repo is refused (an input is what the
+    repo says, not what some other folder holds).
+    """
+    path = Path(path)
     try:
-        size = path.stat().st_size
+        st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode):
+            target = path.resolve(strict=True)
+            if root is not None and not _inside(target, Path(root).resolve()):
+                raise InputError(f"input file is a symlink to {target}, outside the repository", file=display,
+                                 hint="replace the link with the file itself (inputs must live in the repo)")
+            st = os.stat(target)
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError(f"input is not a regular file (it is a {_file_type(st.st_mode)})", file=display,
+                             hint="inputs must be plain YAML files; remove or rename it")
+        if st.st_size > MAX_INPUT_BYTES:
+            raise InputError(
+                f"file is {st.st_size} bytes, over the {MAX_INPUT_BYTES}-byte limit for input files",
+                file=display, hint="input files describe one service or environment; split or trim it")
+        # O_NONBLOCK: if the file was swapped for a FIFO since the check, open() must not hang.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise InputError("input is not a regular file", file=display, hint="inputs must be plain YAML files")
+            raw = fh.read(MAX_INPUT_BYTES + 1)
+    except FileNotFoundError:
+        raise InputError("cannot read file: it does not exist (or is a broken symlink)", file=display,
+                         hint="check the path") from None
     except OSError as exc:
-        raise InputError(f"cannot read file: {exc.strerror}", file=display, hint="check the path and its permissions")
-    if size > MAX_INPUT_BYTES:
-        raise InputError(
-            f"file is {size} bytes, over the {MAX_INPUT_BYTES}-byte limit for input files",
-            file=display, hint="input files describe one service or environment; split or trim it")
-    raw = path.read_bytes()
+        raise InputError(f"cannot read file: {exc.strerror}", file=display, hint="check the path and its permissions") from None
+    if len(raw) > MAX_INPUT_BYTES:
+        raise InputError(f"file is over the {MAX_INPUT_BYTES}-byte limit for input files", file=display,
+                         hint="input files describe one service or environment; split or trim it")
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]  # a UTF-8 BOM is harmless; editors on Windows add it
     try:
@@ -63,6 +92,22 @@ def read_text(path: Path, display: str) -> str:
         line = raw[: exc.start].count(b"\n") + 1
         raise InputError(f"file is not valid UTF-8 (byte 0x{raw[exc.start]:02x})", file=display, line=line,
                          hint="save the file as UTF-8")
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.relative_to(root)
+        return True
+    except ValueError:
+        return False
+
+
+def _file_type(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "FIFO"), (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
+                       (stat.S_ISSOCK, "socket"), (stat.S_ISDIR, "directory")):
+        if test(mode):
+            return name
+    return "special file"
 
 
 def load_document(text: str, display: str) -> tuple[Any, LineMap]:
@@ -146,6 +191,8 @@ def _build(node: yaml.Node, path: tuple, lines: LineMap, display: str, depth: in
         if node.tag != "tag:yaml.org,2002:seq":
             raise _bad_tag(node, display)
         return [_build(item, path + (i,), lines, display, depth + 1, seen) for i, item in enumerate(node.value)]
+    if not node.style:  # plain: None from PyYAML, '' from libyaml
+        lines[("#plain",) + path] = node.value  # the text as typed, for "quote it" checks (scalars.py)
     if node.tag in _AS_STRING_TAGS:
         return node.value
     if node.tag not in _PLAIN_TAGS:

@@ -536,7 +536,8 @@ class OpaServerEngine:
             ordered = sorted(self.bundle.modules, key=lambda m: (m.package.startswith(RULES_ROOT + "."), m.rel))
             for m in ordered:
                 try:
-                    self.client.update_policy_from_string(m.text, _policy_id(m), rego_compat=False)
+                    self._deadline(lambda: self.client.update_policy_from_string(m.text, _policy_id(m), rego_compat=False),
+                                   "policy upload")
                 except RegoParseError as e:
                     errs = e.errors or [{"message": e.message}]
                     raise self._located(errs[0], f"policy {m.path} rejected") from None
@@ -557,6 +558,37 @@ class OpaServerEngine:
                                   hint="another client may be replacing policies under drydock/; " + self._hint())
         return value
 
+    def _deadline(self, call, what: str):
+        """Run one HTTP exchange with a wall-clock deadline.
+
+        requests' timeout bounds each socket read, so a server that trickles a byte a second
+        never trips it. The exchange runs in a daemon thread; at the deadline the session is
+        closed (unblocking the read) and the gate fails closed.
+        """
+        box: dict = {}
+
+        def run() -> None:
+            try:
+                box["value"] = call()
+            except BaseException as e:  # handed to the caller's thread
+                box["error"] = e
+
+        worker = threading.Thread(target=run, name="drydock-opa", daemon=True)
+        worker.start()
+        worker.join(self.timeout)
+        if worker.is_alive():
+            try:
+                self.client._session.close()
+            except Exception:  # closing is best effort; the thread is a daemon anyway
+                pass
+            type(self)._pushed.pop((self.url, self.bundle.digest), None)
+            raise EngineError(f"opa-server engine: {what} at {self.url} timed out after {self.timeout:g}s "
+                              "(wall clock for the whole exchange)",
+                              hint="set DRYDOCK_OPA_TIMEOUT to a larger value, or " + self._hint().split(" or ", 1)[1])
+        if "error" in box:
+            raise box["error"]
+        return box.get("value")
+
     def _complete(self, value: Any) -> bool:
         return isinstance(value, dict) and all(_deny_of(value, r) is not None for r in self.bundle.rules)
 
@@ -564,7 +596,7 @@ class OpaServerEngine:
         import requests
 
         try:
-            out = self.client.query_rule(input_data=input_doc, package_path=RULES_ROOT)
+            out = self._deadline(lambda: self.client.query_rule(input_data=input_doc, package_path=RULES_ROOT), "query")
         except requests.exceptions.RequestException as e:
             raise self._transport_error(e, "query") from None
         except ValueError as e:

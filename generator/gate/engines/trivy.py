@@ -104,25 +104,32 @@ def _run(argv: list[str], timeout: float, cwd: str | None = None) -> tuple[int, 
     except OSError as exc:
         raise EngineError(f"trivy could not be started: {exc}", hint=INSTALL_HINT) from None
     try:
+        # The deadline covers the whole exchange: until trivy has exited AND its pipes are
+        # closed. A child that inherited stdout and lingers keeps them open; it is killed
+        # with the group at the deadline.
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill_group(proc)
         proc.communicate()
         raise EngineError(
-            f"trivy timed out after {timeout:g} s",
+            f"trivy timed out after {timeout:g} s (the whole exchange; its process group was killed)",
             hint="set DRYDOCK_TRIVY_TIMEOUT to a larger number of seconds, or check that trivy runs offline",
         ) from None
+    finally:
+        if proc.returncode is not None:
+            _kill_group(proc, quiet=True)  # nothing trivy started may outlive the exchange
     return proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+def _kill_group(proc: subprocess.Popen, quiet: bool = False) -> None:
     try:
         if os.name == "posix":
             os.killpg(proc.pid, signal.SIGKILL)
         else:  # pragma: no cover
             proc.kill()
     except (ProcessLookupError, PermissionError):
-        proc.kill()
+        if not quiet:
+            proc.kill()
 
 
 @functools.lru_cache(maxsize=8)
@@ -261,12 +268,19 @@ def _valid_entry(e: dict) -> bool:
         return False
 
 
-def parse_report(stdout: str, names: Sequence[str]) -> dict[str, list[dict]]:
+def is_kubernetes(obj) -> bool:
+    """Whether trivy treats a document as a Kubernetes object (it needs apiVersion, kind, metadata)."""
+    return isinstance(obj, dict) and all(k in obj for k in ("apiVersion", "kind", "metadata"))
+
+
+def parse_report(stdout: str, names: Sequence[str], expected: Sequence[str] = ()) -> dict[str, list[dict]]:
     """Trivy JSON -> {file name: [records]} for the given file names.
 
     Only Status FAIL entries count (passes appear only with
     --include-non-failures, which we never pass). Raises ValueError when the
-    output is not a Trivy report.
+    output is not a Trivy report, or when it does not account for every file in
+    `expected` (trivy reports a MisconfSummary for every Kubernetes file it
+    checked, failures or not): an answer that omits a file is not trusted.
     """
     report = json.loads(stdout)
     if not isinstance(report, dict):
@@ -276,15 +290,24 @@ def parse_report(stdout: str, names: Sequence[str]) -> dict[str, list[dict]]:
         raise ValueError("Results is not a list")
     wanted = set(names)
     out: dict[str, list[dict]] = {n: [] for n in names}
+    checked: set[str] = set()
     for res in results:
         if not isinstance(res, dict):
             raise ValueError("a Results entry is not an object")
         target = os.path.basename(str(res.get("Target") or ""))
         if target not in wanted:
             continue
+        summary = res.get("MisconfSummary") if isinstance(res.get("MisconfSummary"), dict) else {}
+        if res.get("Misconfigurations") or any(isinstance(v, int) and v > 0 for v in summary.values()):
+            checked.add(target)
         for m in res.get("Misconfigurations") or []:
             if isinstance(m, dict) and str(m.get("Status") or "FAIL").upper() == "FAIL":
                 out[target].append(_entry(m))
+    missing = [n for n in expected if n not in checked]
+    if missing:
+        raise ValueError(f"{'the report is empty: it' if not checked else 'the report'} accounts for "
+                         f"{len(expected) - len(missing)} of {len(expected)} scanned files; missing: "
+                         f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
     for recs in out.values():
         recs.sort(key=_entry_key)
     return out
@@ -385,7 +408,9 @@ class TrivyGate:
         self.cached = sum(1 for t in texts if t in records)
 
         if misses:
-            scanned = self._scan(binary, version, list(misses), trusted_registries(env_data))
+            objs = {t: d.obj for d, t in zip(docs, texts)}
+            k8s = [is_kubernetes(objs[t]) for t in misses]
+            scanned = self._scan(binary, version, list(misses), trusted_registries(env_data), k8s)
             for text, recs in zip(misses, scanned):
                 records[text] = recs
                 if cache is not None:
@@ -408,8 +433,13 @@ class TrivyGate:
                 pass
         return max(1, min(os.cpu_count() or 1, n // MIN_DOCS_PER_SHARD))
 
-    def _scan(self, binary: str, version: str, texts: list[str], trusted: list[str]) -> list[list[dict]]:
-        """Scan texts with trivy; returns one record list per text, in order."""
+    def _scan(self, binary: str, version: str, texts: list[str], trusted: list[str],
+              k8s: Sequence[bool] | None = None) -> list[list[dict]]:
+        """Scan texts with trivy; returns one record list per text, in order.
+
+        k8s[i]: text i is a Kubernetes object, so trivy's answer must account for it.
+        """
+        k8s = list(k8s) if k8s is not None else [True] * len(texts)
         timeout = _timeout()
         shards = self._shard_count(len(texts))
         per = math.ceil(len(texts) / shards)
@@ -428,11 +458,13 @@ class TrivyGate:
                     continue
                 scan_dir = tmpdir / f"scan-{s}"
                 scan_dir.mkdir()
-                names = []
+                names, expected = [], []
                 for i in chunk:
                     name = f"doc-{i:05d}.yaml"
                     (scan_dir / name).write_text(texts[i], encoding="utf-8")
                     names.append(name)
+                    if k8s[i]:
+                        expected.append(name)
                 argv = [
                     binary, "config",
                     "--skip-check-update", "--skip-version-check", "--disable-telemetry",
@@ -443,11 +475,11 @@ class TrivyGate:
                     "--format", "json", "-q",
                     str(scan_dir),
                 ]
-                jobs.append((chunk, names, argv))
+                jobs.append((chunk, names, expected, argv))
             self.invocations = len(jobs)
 
             def one(job):
-                chunk, names, argv = job
+                chunk, names, expected, argv = job
                 rc, out, err = _run(argv, timeout, cwd=tmp)
                 if rc != 0:
                     raise EngineError(
@@ -455,11 +487,11 @@ class TrivyGate:
                         hint="run the same `trivy config` by hand to see why, or point DRYDOCK_TRIVY at a working binary",
                     )
                 try:
-                    parsed = parse_report(out, names)
+                    parsed = parse_report(out, names, expected)
                 except ValueError as exc:
                     raise EngineError(
-                        f"trivy {version} printed output drydock cannot parse ({exc}): {_tail(out or err)}",
-                        hint="check that DRYDOCK_TRIVY / PATH points at a real trivy",
+                        f"trivy {version} printed an answer drydock cannot parse or trust ({exc}): {_tail(out or err, chars=600)}",
+                        hint="check that DRYDOCK_TRIVY / PATH points at a real, unmodified trivy; run the scan again",
                     ) from None
                 return [(i, parsed[name]) for i, name in zip(chunk, names)]
 

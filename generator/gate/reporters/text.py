@@ -46,10 +46,11 @@ def _finding(f: Finding, blocking: frozenset, color: bool) -> list[str]:
 
 
 def _waived_line(f: Finding, color: bool) -> str:
-    # One line each: the reason lives in waivers.yaml (and in the json/sarif reports).
+    # What is waived, then who owns the exception and why, so a reviewer sees both at once.
     w = f.waived
     where = location(f) or "(no file)"
-    return _paint(f"  {f.rule_id}  {f.resource.display()}  {where}  ({w.owner}, until {w.expires})", _DIM, color)
+    return _paint(f"  {f.severity.name.ljust(_WIDTH)}  {f.rule_id}  {f.resource.display()}  {where}"
+                  f"  waived by {_one_line(w.owner)} until {w.expires}: {_one_line(w.reason)}", _DIM, color)
 
 
 def render(report: Report, *, color: bool = False, rules: dict | None = None) -> str:
@@ -70,7 +71,7 @@ def render(report: Report, *, color: bool = False, rules: dict | None = None) ->
     if out:
         out.append("")
     if waived:
-        out.append(f"waived ({len(waived)}; reasons in the waiver file):")
+        out.append(f"waived ({len(waived)}):")
         out.extend(_waived_line(f, color) for f in waived)
         out.append("")
     for s in report.skipped:
