@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from .errors import DrydockError
+from .errors import DrydockError, Interrupted
 
 ENGINE_CHOICES = ("regorus", "opa", "opa-server")
 FORMATS = ("text", "json", "sarif", "junit", "github")
@@ -33,6 +33,11 @@ class State:
         if self.verbosity >= 0:
             click.echo(msg, err=True)
 
+    def timings(self, phases: dict[str, float]) -> None:
+        """-v: one line with the seconds each phase took."""
+        if self.verbosity > 0 and phases:
+            click.echo("drydock: timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in phases.items()), err=True)
+
     def warn(self, msg: str) -> None:
         if self.verbosity >= 0:
             click.echo(f"warning: {msg}", err=True)
@@ -51,11 +56,21 @@ GLOBAL_FLAGS = {"-v", "-vv", "-vvv", "--verbose", "-q", "--quiet", "--debug"}
 
 
 def _hoist_global_flags(argv: list[str]) -> list[str]:
-    """Let -v/-q/--debug stand anywhere (`drydock synth --all -v`), as users type them."""
+    """Let -v/-q/--debug/--color stand anywhere (`drydock synth --all -v`), as users type them."""
     if "--" in argv:
         return argv
-    flags = [a for a in argv if a in GLOBAL_FLAGS]
-    return flags + [a for a in argv if a not in GLOBAL_FLAGS]
+    flags, rest, i = [], [], 0
+    while i < len(argv):
+        a = argv[i]
+        if a in GLOBAL_FLAGS or a.startswith("--color="):
+            flags.append(a)
+        elif a == "--color" and i + 1 < len(argv):
+            flags += argv[i:i + 2]
+            i += 1
+        else:
+            rest.append(a)
+        i += 1
+    return flags + rest
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -66,6 +81,10 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("error: interrupted", err=True)
         rc = 130
+    except Interrupted as exc:  # promote undid its edit before getting here
+        click.echo(f"error: interrupted by signal {exc.signum}; the edit in progress was undone", err=True)
+        click.echo("  fix: run the command again", err=True)
+        rc = 128 + exc.signum
     except click.exceptions.NoArgsIsHelpError as exc:
         exc.show()
         rc = 2
@@ -171,8 +190,8 @@ def _emit_report(state: State, report, fmt: str, output: Path | None) -> None:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text, encoding="utf-8")
         state.info(f"report written to {output}")
-    elif fmt != "text" or state.verbosity >= 0 or report.findings:
-        click.echo(text, nl=not text.endswith("\n"))
+    elif fmt != "text" or state.verbosity >= 0 or report.blocking():  # -q: silent on success
+        click.echo(text, nl=not text.endswith("\n"), color=state.color)  # click strips ANSI on a pipe otherwise
 
 
 @cli.command()
@@ -206,6 +225,10 @@ def synth(state: State, envs, all_envs, check, no_gate, out, fmt, output, **gate
     opts = _gate_opts(state, **gate_kw)
     result = run_synth(state.repo, None if all_envs else list(envs), gate=not no_gate, check=check, out=out,
                        opts=opts, progress=state.progress, warn=state.warn)
+    for env, names in result.not_deployed.items():
+        if names:
+            state.info(f"{env}: not deployed (not in environments/{env}.yaml images.versions): {', '.join(names)}")
+    state.timings(result.timings)
     if check:
         stale = False
         for env, s in result.staleness.items():
@@ -252,9 +275,14 @@ def check(state: State, paths, env, shard, fmt, output, **gate_kw) -> None:
     from .pipeline import check_paths
 
     opts = _gate_opts(state, **gate_kw)
+    timings: dict[str, float] = {}
     report = check_paths(state.repo, list(paths) or [str(state.repo / "rendered")], env, opts,
                          progress=state.progress, warn=state.warn, stdin=sys.stdin,
-                         shard=parse_shard(shard) if shard else None)
+                         shard=parse_shard(shard) if shard else None, timings=timings)
+    settings = report.extras.get("settings") or {}
+    if env is None and settings.get("env"):
+        state.info(f"using --env {settings['env']} ({settings['from']})")
+    state.timings(timings)
     _emit_report(state, report, fmt, output)
     if report.blocking():
         sys.exit(1)
@@ -313,24 +341,26 @@ def validate(state: State, paths, strict_kinds, validator, fmt, output) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.pass_obj
 def rules(state: State, policy_dirs, fmt) -> None:
-    """List the policy rules: id, severity, title."""
+    """List the rules a report can name: ours (policies/), drydock's built-ins and Trivy's checks.
+
+    Trivy ids that fold into one of ours name it (`-> DD-PSS-001`).
+    """
     import json
 
-    from .gate.engines.rego import load_policies
+    from .gate.catalogue import all_rules
     from .pipeline import repo_policy_dirs
 
-    from .platform.rules import all_rules
-
-    bundle = load_policies(repo_policy_dirs(state.repo, policy_dirs))
-    items = sorted([*bundle.rules, *all_rules()], key=lambda r: r.id)
+    items = all_rules(repo_policy_dirs(state.repo, policy_dirs))
     if fmt == "json":
-        click.echo(json.dumps([{"id": r.id, "severity": r.severity.name, "title": r.title, "file": str(r.file)}
-                               for r in items], indent=2))
+        click.echo(json.dumps([r.to_json() for r in items], indent=2))
         return
     width = max((len(r.id) for r in items), default=10)
     for r in items:
-        click.echo(f"{r.id:<{width}}  {r.severity.name:<8}  {r.title}")
-    state.info(f"{len(items)} rules")
+        folds = f"  -> {', '.join(r.related)}" if r.origin == "trivy" and r.related else ""
+        click.echo(f"{r.id:<{width}}  {r.severity:<8}  {r.title}{folds}")
+    counts = {o: sum(1 for r in items if r.origin == o) for o in ("policy", "platform", "drydock", "trivy")}
+    state.info(f"{counts['policy']} policy rules, {counts['platform']} platform checks, {counts['drydock']} built-in, "
+               f"{counts['trivy']} Trivy checks")
 
 
 @cli.command()
@@ -338,26 +368,34 @@ def rules(state: State, policy_dirs, fmt) -> None:
 @click.option("--policy", "policy_dirs", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.pass_obj
 def explain(state: State, rule_id, policy_dirs) -> None:
-    """Show one rule's rationale and how to fix what it finds."""
-    from .gate.engines.rego import load_policies
+    """Show one rule's rationale and how to fix what it finds (ours or Trivy's)."""
+    from .gate.catalogue import find_rule
     from .pipeline import repo_policy_dirs
 
-    from .platform.rules import all_rules, lookup
-
-    bundle = load_policies(repo_policy_dirs(state.repo, policy_dirs))
-    r = bundle.rule(rule_id) or lookup(rule_id)
+    r, close = find_rule(rule_id, repo_policy_dirs(state.repo, policy_dirs))
     if r is None:
-        close = sorted(r.id for r in [*bundle.rules, *all_rules()] if r.id.split("-")[:2] == rule_id.upper().split("-")[:2])[:5]
         raise DrydockError(f"unknown rule id '{rule_id}'",
                            hint=f"did you mean {', '.join(close)}?" if close else "run `drydock rules` to list them")
-    click.echo(f"{r.id}  {r.severity.name}  {r.title}\n")
-    click.echo(f"{r.description}\n")
+    click.echo(f"{r.id}  {r.severity}  {r.title}\n")
+    if r.description:
+        click.echo(f"{r.description}\n")
     click.echo(f"Fix: {r.fix}")
     if r.url:
         click.echo(f"See: {r.url}")
-    if r.trivy_ids:
-        click.echo(f"Same defect in Trivy: {', '.join(r.trivy_ids)}")
-    click.echo(f"{'Check' if r.id.startswith(('DD-ARGO', 'DD-ID', 'DD-NET')) else 'Policy'}: {r.file}")
+    if r.origin == "policy":
+        if r.related:
+            click.echo(f"Same defect in Trivy: {', '.join(r.related)} (reported once, as {r.id})")
+        click.echo(f"Policy: {r.file}")
+    elif r.origin == "platform":
+        click.echo(f"Check: {r.file}")
+    elif r.origin == "trivy":
+        if r.related:
+            click.echo(f"drydock reports this defect as {', '.join(r.related)}; Trivy's finding is folded into it")
+        else:
+            click.echo("No drydock rule covers this check: it is reported under its Trivy id")
+        click.echo("Source: Trivy's embedded checks (generator/gate/trivy_checks.json)")
+    else:
+        click.echo("Built into drydock")
 
 
 @cli.command("test-policies")
@@ -372,7 +410,8 @@ def test_policies(state: State, policy_dirs) -> None:
     failed = [r for r in results if not r.passed]
     for r in failed:
         click.echo(f"FAIL {r.package}.{r.name}" + (f": {r.error}" if r.error else ""))
-    click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    if failed or state.verbosity >= 0:
+        click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
     if failed or not results:
         sys.exit(1)
 
@@ -427,24 +466,28 @@ def diff(state: State, base, head, worktree, env, fmt, output, no_policy, render
 @click.option("--from", "src", required=True, metavar="ENV", help="Environment to copy image versions from.")
 @click.option("--to", "dst", required=True, metavar="ENV", help="Environment to promote into.")
 @click.option("--service", "services", multiple=True, metavar="NAME", help="Only this service (repeatable).")
+@click.option("--digest", "digests", multiple=True, metavar="SVC=sha256:HEX",
+              help="Image digest for a service going into a digest-pinned env (repeatable). Without it, "
+                   "crane or skopeo on PATH looks it up in the registry.")
 @gate_options
 @click.pass_obj
-def promote(state: State, src, dst, services, fmt, output, **gate_kw) -> None:
+def promote(state: State, src, dst, services, digests, fmt, output, **gate_kw) -> None:
     """Copy image versions (tag or digest) from one environment to the next, re-render, gate.
 
     Refuses when the source env's committed render is stale or gated out. Edits only
     environments/TO.yaml (in place, comments kept) and rendered/TO/; if the gate blocks
-    the new render, the environment file is restored and nothing is written.
+    the new render, or the run is interrupted (Ctrl-C, SIGTERM), the environment file is
+    restored and nothing is written. A promotion cut short by SIGKILL is repaired by the next run.
 
     \b
     Examples:
       drydock promote --from staging --to prod
-      drydock promote --from dev --to staging --service order-service
+      drydock promote --from dev --to staging --service order-service --digest order-service=sha256:<64 hex>
     """
-    from .promote import promote as run_promote
+    from .promote import parse_digests, promote as run_promote
 
     result = run_promote(state.repo, src, dst, list(services) or None, opts=_gate_opts(state, **gate_kw),
-                         progress=state.progress, warn=state.warn)
+                         digests=parse_digests(digests), progress=state.progress, warn=state.warn)
     if result.report is not None and (result.blocked or result.report.findings):
         _emit_report(state, result.report, fmt, output)
     if result.blocked:
@@ -455,9 +498,48 @@ def promote(state: State, src, dst, services, fmt, output, **gate_kw) -> None:
     if not result.changes:
         state.info(f"nothing to promote: {dst} already runs {src}'s versions")
         return
-    for c in result.changes:
+    for c in result.changes if state.verbosity >= 0 else ():
         click.echo(f"{c.service}: {c.old or '(none)'} -> {c.new} ({result.env_file}:{c.line})")
     state.info(f"rendered/{dst} updated; review with: drydock diff --base HEAD --worktree --env {dst}")
+
+
+@cli.group()
+def new() -> None:
+    """Scaffold new inputs."""
+
+
+def _csv(values) -> list[str]:
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+@new.command("service")
+@click.argument("name")
+@click.option("--component", type=click.Choice(["backend", "frontend", "admin"]), default="backend", show_default=True)
+@click.option("--port", type=int, default=8080, show_default=True, help="Container port (1024-65535).")
+@click.option("--depends-on", "depends_on", multiple=True, metavar="SVC,...", help="Services it calls.")
+@click.option("--datastore", "datastores", multiple=True, metavar="postgresql|mongodb|redis",
+              help="Datastores it uses (repeatable or comma-separated).")
+@click.option("--queue", "queues", multiple=True, metavar="rabbitmq", help="Queues it uses.")
+@click.option("--team", metavar="TEAM", help="Owning team (routes its alerts).")
+@click.option("--env", default="dev", show_default=True, help="The one environment it is added to.")
+@click.pass_obj
+def new_service(state: State, name, component, port, depends_on, datastores, queues, team, env) -> None:
+    """Write a commented services/NAME.yaml and deploy it to dev only (version 0.1.0).
+
+    \b
+    Example:
+      drydock new service payment-service --depends-on order-service --datastore postgresql
+    """
+    from .scaffold import new_service as run_new
+
+    made = run_new(state.repo, name, component=component, port=port, depends_on=_csv(depends_on),
+                   datastores=_csv(datastores), queues=_csv(queues), team=team, env=env)
+    state.info(f"wrote services/{made.name}.yaml; added {made.name}: \"0.1.0\" to environments/{made.env}.yaml "
+               "(no other environment deploys it yet)")
+    if state.verbosity >= 0:
+        click.echo("next:")
+        for line in made.next_commands:
+            click.echo(f"  {line}")
 
 
 @cli.group()

@@ -87,6 +87,11 @@ class Finding:
     related_ids: tuple[str, ...] = ()  # ids of the same defect reported by other engines
     fix: str = ""
     url: str = ""
+    end_line: int | None = None  # last line of the offending field when it spans several
+    path: tuple[str | int, ...] | None = None  # JSON path of the field the rule judged
+    # Lines of the part the defect belongs to (its container, volume, or the whole
+    # resource): another engine's report of the same defect falls inside them.
+    scope: tuple[int, int] | None = None
 
     def sort_key(self) -> tuple:
         return (self.file or "", self.line or 0, self.resource, -int(self.severity), self.rule_id, self.message)
@@ -104,6 +109,7 @@ class Finding:
             "resource": self.resource.to_json(),
             "file": self.file,
             "line": self.line,
+            "end_line": self.end_line,
             "source": self.source.to_json() if self.source else None,
             "waived": self.waived.to_json() if self.waived else None,
             "related_ids": list(self.related_ids),
@@ -122,10 +128,37 @@ class Document:
     source: SourceRef | None = None
     text: str | None = None  # exact YAML text when known (rendered output, read files)
     app: str | None = None  # for objects expanded from a Helm chart: the ArgoCD Application that applies them
+    # Per-field input lines (synth): JSON path -> the services/ or environments/ line that set it.
+    # Kept beside the object, so the rendered YAML bytes never change.
+    field_sources: dict[tuple, SourceRef] | None = field(default=None, compare=False, hash=False)
+    # Keys `obj` has but `text` leaves out (kind/apiVersion of a typed List's items), for scanners of the text.
+    implied_keys: dict[str, str] | None = field(default=None, compare=False, hash=False)
 
     @property
     def resource(self) -> Resource:
         return Resource.of(self.obj)
+
+
+_PARTS = ("containers", "initContainers", "ephemeralContainers", "volumes")
+
+
+def scope_path(path: "tuple | None") -> tuple:
+    """The container or volume a JSON path lies in (its path), else () for the whole resource."""
+    path = tuple(path or ())
+    for k in range(len(path) - 2, -1, -1):
+        if path[k] in _PARTS and isinstance(path[k + 1], int):
+            return path[:k + 2]
+    return ()
+
+
+def source_for(doc: Document, path: "tuple | None") -> SourceRef | None:
+    """The input line behind the field at `path`: the longest recorded prefix, else the document's source."""
+    if path and doc.field_sources:
+        for n in range(len(path), 0, -1):
+            ref = doc.field_sources.get(tuple(path[:n]))
+            if ref is not None:
+                return ref
+    return doc.source
 
 
 @dataclass

@@ -61,3 +61,14 @@ class EngineError(DrydockError):
 
     Gates fail closed: an engine error is never a pass.
     """
+
+
+class Interrupted(BaseException):
+    """SIGINT/SIGTERM while an edit is in flight (BaseException: no `except Exception` swallows it).
+
+    Raised by the handlers promote installs; the CLI exits 128 + signum after the edit is undone.
+    """
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        super().__init__(f"interrupted by signal {signum}")

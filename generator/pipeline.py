@@ -8,10 +8,12 @@ from __future__ import annotations
 import functools
 import os
 import re
+import signal
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 from .errors import InputError
 from .gate import GateContext
@@ -48,6 +50,7 @@ class SynthResult:
     staleness: dict[str, Staleness] = field(default_factory=dict)
     written: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase: render, schema, policy, trivy, write
+    not_deployed: dict[str, list[str]] = field(default_factory=dict)  # env -> services its versions do not name
 
     @property
     def blocked(self) -> bool:
@@ -67,7 +70,7 @@ def _context(root: Path, env_name: str | None, platform: Platform | None, opts: 
              warn: Callable[[str], None]) -> GateContext:
     env = platform.environments[env_name] if platform and env_name else None
     threshold = opts.threshold or (env.threshold if env else Severity.HIGH)
-    env_data = env.gate_data() if env else {}
+    env_data = env.gate_data(platform.services) if env and platform else {}
     if env and platform:
         # The platform engine judges secret paths against the other envs and IAM roles against this one's.
         env_data = {**env_data, "environments": sorted(platform.environments),
@@ -120,17 +123,31 @@ def _waivers(root: Path, opts: GateOptions, platform: Platform | None = None):
 
 def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: bool = False,
           out: Path | None = None, opts: GateOptions = GateOptions(),
-          progress: Callable[[str], None] = lambda m: None, warn: Callable[[str], None] = lambda m: None) -> SynthResult:
-    """Render envs (all when None), gate them, and write (or compare with) rendered/."""
+          progress: Callable[[str], None] = lambda m: None, warn: Callable[[str], None] = lambda m: None,
+          on_written: Callable[[str], None] = lambda env: None) -> SynthResult:
+    """Render envs (all when None), gate them, and write (or compare with) rendered/.
+
+    on_written(env) runs right after rendered/<env> is landed, with SIGINT/SIGTERM held back,
+    so a caller (promote) can record "done" before any interruption is delivered.
+    """
+    from .promote import repair_promotion
+
     root = Path(root)
+    repair_promotion(root, warn)  # a promotion cut short by SIGKILL is finished or undone first
     renders = _render_cache(root, _cache_dir(opts, warn))  # hashes the inputs before the loader reads them
     platform = load_project(root)
     names = list(envs) if envs else list(platform.environments)
-    for name in names:
-        platform.environment(name)  # every name checked before any rendering
+    problems = []
+    for name in names:  # every env checked before any rendering: all or nothing
+        try:
+            platform.for_env(name)
+        except InputError as exc:
+            problems += exc.problems
+    if problems:
+        raise InputError(problems)
     if not check:
         _require_trivy(platform, names, gate, opts, warn)
-    result = SynthResult({})
+    result = SynthResult({}, not_deployed={n: platform.not_deployed(n) for n in names})
     started = time.perf_counter()
     for name in names:
         cached = renders.get(name) if renders else None
@@ -160,7 +177,7 @@ def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: b
         if result.blocked:
             return result
     started = time.perf_counter()
-    with repo_lock(out_root):
+    with repo_lock(out_root), signals_deferred():
         recover(out_root)
         for name in names:  # all envs first: a refusal in the last one must not leave the first written
             check_ownership(result.rendered[name], out_root)
@@ -172,6 +189,7 @@ def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: b
                 progress(f"write: {out_root / name}")
                 write_env(result.rendered[name], out_root)
             result.written.append(name)
+            on_written(name)
     result.timings["write"] = time.perf_counter() - started
     return result
 
@@ -198,6 +216,17 @@ def _require_trivy(platform: Platform, names: Sequence[str], gate: bool, opts: G
                      hint="add trivy to --engines (or drop --engines) to write it; --no-gate skips every gate explicitly")
 
 
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM until the block ends: the writes it does land together or not at all."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def _existing_paths(rendered: RenderedEnv) -> list[str]:
     return sorted({f"{rendered.env}/{f.path.split('/', 1)[0]}" for f in rendered.files})
 
@@ -205,20 +234,96 @@ def _existing_paths(rendered: RenderedEnv) -> list[str]:
 def check_paths(root: Path, paths: Sequence[str], env: str | None, opts: GateOptions,
                 progress: Callable[[str], None] = lambda m: None,
                 warn: Callable[[str], None] = lambda m: None, stdin=None,
-                shard: tuple[int, int] | None = None) -> Report:
-    """Gate arbitrary manifests (files, dirs, '-' for stdin) with an env's settings or safe defaults."""
-    from .yamlio import read_manifests
+                shard: tuple[int, int] | None = None, timings: dict[str, float] | None = None) -> Report:
+    """Gate arbitrary manifests (files, dirs, '-' for stdin) with an env's settings or safe defaults.
+
+    Whose settings apply:
+    * `--env ENV`: that environment's (registries, threshold, ...) and the repo's waivers;
+    * else a file under `rendered/<env>/` of this repo implies that env (the report says so);
+    * else foreign defaults: no environment settings and no repo waivers (unless --waivers);
+      files of this repo's rendered/ tree keep the repo's waivers even without their env file.
+    A file that does not parse is a blocking DD-INPUT-001 finding; every other file is still gated.
+    """
+    from .gate.catalogue import input_finding
+    from .gate.runner import shard_of
+    from .yamlio import read_manifests_tolerant
 
     root = Path(root)
-    platform = load_project(root) if env else None
-    if platform:
-        platform.environment(env)
-    docs = read_manifests(paths, stdin=stdin)
-    ctx = _context(root, env, platform, opts, warn)
-    complete = [env] if env and covers_env(root, paths, env) else []
-    reports = run_gates({env: docs}, {env: ctx}, opts.engines, _waivers(root, opts, platform), progress, shard=shard,
-                        complete_envs=complete)
-    return reports[env]
+    started = time.perf_counter()
+    docs, problems = read_manifests_tolerant(paths, stdin=stdin)
+    if timings is not None:
+        timings["read"] = time.perf_counter() - started
+    # A `# Source:` header only helps where that input file exists: elsewhere (a rendered file
+    # copied out of its repo) fixes must name the manifest's own fields.
+    docs = [d if d.source is None or (root / d.source.file).is_file() else replace(d, source=None) for d in docs]
+    by_env: dict[str | None, list] = {}
+    inferred: dict[str, str] = {}
+    if env:
+        by_env[env] = docs
+    else:
+        for d in docs:
+            implied = implied_env(root, d.file)
+            by_env.setdefault(implied, []).append(d)
+            if implied:
+                inferred[implied] = f"rendered/{implied}/"
+    named = [e for e in by_env if e]
+    platform = load_project(root) if named else None
+    for e in named:
+        platform.environment(e)
+    waivers = _waivers(root, opts, platform)  # read (and refused if broken) even when they do not apply
+    reports = []
+    if named:
+        contexts = {e: _context(root, e, platform, opts, warn) for e in named}
+        complete = [e for e in named if covers_env(root, paths, e)]
+        got = run_gates({e: by_env[e] for e in named}, contexts, opts.engines, waivers, progress, shard=shard,
+                        complete_envs=complete, timings=timings)
+        reports += [got[e] for e in named]
+    if None in by_env or not named:
+        foreign = by_env.get(None, [])
+        # The repo's own rendered/ tree is not foreign, even for an env with no file here.
+        own = bool(foreign) and all(in_rendered(root, d.file) for d in foreign)
+        waivers = waivers if opts.waivers_file or own else []
+        reports.append(run_gates({None: foreign}, {None: _context(root, None, None, opts, warn)}, opts.engines,
+                                 waivers, progress, shard=shard, timings=timings)[None])
+    report = Report.combine(reports) if len(reports) > 1 else reports[0]
+    bad = [input_finding(p) for p in problems if shard is None or shard_of(p.file or "", shard[1]) == shard[0]]
+    if bad:
+        report.findings = sorted(report.findings + bad, key=lambda f: f.sort_key())
+        if report.combined_blocking is not None:
+            report.combined_blocking += bad
+    report.extras["settings"] = {
+        "env": env or (", ".join(sorted(named)) if named else None),
+        "from": "--env" if env else (f"paths under {', '.join(inferred[e] for e in sorted(inferred))}" if inferred else None),
+        "foreign_files": len({d.file for d in by_env.get(None, [])}) if not env else 0,
+        "note": ("files outside rendered/<env>/ are checked with default settings: no environment registries or "
+                 "thresholds, no repository waivers" if not env and any(not in_rendered(root, d.file) for d in by_env.get(None, []))
+                 else ""),
+    }
+    return report
+
+
+def _rendered_rel(root: Path, file: str) -> Path | None:
+    if file in ("-", "<stdin>"):
+        return None
+    try:
+        rel = Path(os.path.abspath(file)).relative_to(Path(os.path.abspath(root)) / "rendered")
+    except ValueError:
+        return None
+    return rel if len(rel.parts) >= 2 else None
+
+
+def in_rendered(root: Path, file: str) -> bool:
+    """The file lies in this repo's rendered/<env>/ tree."""
+    return _rendered_rel(root, file) is not None
+
+
+def implied_env(root: Path, file: str) -> str | None:
+    """The environment a manifest belongs to: `rendered/<env>/...` of this repo, when that env exists."""
+    rel = _rendered_rel(root, file)
+    if rel is None:
+        return None
+    name = rel.parts[0]
+    return name if (root / "environments" / f"{name}.yaml").is_file() else None
 
 
 def covers_env(root: Path, paths: Sequence[str], env: str) -> bool:

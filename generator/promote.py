@@ -15,15 +15,24 @@ Nothing here prints or exits: the CLI (`drydock promote`) does that.
 """
 from __future__ import annotations
 
+import base64
+import fcntl
+import json
 import os
+import re
+import shutil
+import signal
+import subprocess
 import tempfile
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import yaml
 
-from .errors import InputError, Problem
+from .errors import InputError, Interrupted
 from .core import Report
 from .model import load_project
 from .model.yamlload import load_document
@@ -61,15 +70,18 @@ class PromoteResult:
 
 
 def promote(root: Path, src_env: str, dst_env: str, services: Sequence[str] | None = None, *,
-            opts: GateOptions = GateOptions(), progress: Callable[[str], None] = lambda m: None,
+            opts: GateOptions = GateOptions(), digests: Mapping[str, str] | None = None,
+            progress: Callable[[str], None] = lambda m: None,
             warn: Callable[[str], None] = lambda m: None) -> PromoteResult:
     """Copy image versions src_env -> dst_env, then render + gate + write rendered/<dst_env>.
 
     services: the services to promote (default: every service with a version in src_env).
+    digests: service -> "sha256:<hex>" for tags going into a digest-pinned env.
     Raises InputError (exit 2) on refusals; returns a result with `blocked` set (exit 1)
     when the destination render is gated out, after restoring the env file.
     """
     root = Path(root)
+    repair_promotion(root, warn)
     if src_env == dst_env:
         raise InputError(f"cannot promote '{src_env}' to itself",
                          hint="name two different environments, e.g. --from staging --to prod")
@@ -78,16 +90,10 @@ def promote(root: Path, src_env: str, dst_env: str, services: Sequence[str] | No
 
     wanted = _resolve_services(platform, src, services)
     if dst.image_policy == "digest":
-        unpinned = [s for s, v in wanted.items() if "@sha256:" not in v]
-        if unpinned:
-            raise InputError(
-                [Problem(f"'{s}' is '{wanted[s]}' in {src_env}, not pinned by digest, but {dst_env} requires digests "
-                         f"(images.policy: digest)", src.source.file,
-                         src.lines.get(f"spec.images.versions.{s}", src.source.line),
-                         field=f"spec.images.versions.{s}",
-                         hint=f"pin it in {src.source.file} first as <tag>@sha256:<digest> "
-                              f"(e.g. from `crane digest <image>:<tag>`), re-render {src_env} and commit")
-                 for s in unpinned])
+        wanted = pin_digests(platform, src, dst, wanted, dict(digests or {}), progress, services)
+    elif digests:
+        raise InputError(f"--digest given but {dst_env} pins by tag (images.policy: tag)",
+                         hint="drop --digest, or set images.policy: digest in " + dst.source.file)
 
     # The source must be what is deployed: committed render up to date, and passing its gates.
     progress(f"promote: checking rendered/{src_env} is up to date")
@@ -115,19 +121,224 @@ def promote(root: Path, src_env: str, dst_env: str, services: Sequence[str] | No
         return result
 
     progress(f"promote: editing {dst.source.file} ({len(changes)} versions)")
-    try:
-        _write_atomic(env_file, _encode(text, original))
-        rendered = synth(root, [dst_env], gate=True, opts=opts, progress=progress, warn=warn)
-        result.report = rendered.reports.get(dst_env)
-        if rendered.blocked or dst_env not in rendered.written:
-            _write_atomic(env_file, original)
-            return result
-    except BaseException:
-        _write_atomic(env_file, original)
-        raise
+    journal = _Journal(root, dst.source.file, dst_env, original)
+    with _interruptible():
+        journal.open()  # from here a SIGKILL is repaired by the next run
+        try:
+            _write_atomic(env_file, _encode(text, original))
+            rendered = synth(root, [dst_env], gate=True, opts=opts, progress=progress, warn=warn,
+                             on_written=lambda env: journal.close())  # signals held: done is recorded first
+            result.report = rendered.reports.get(dst_env)
+            if rendered.blocked or dst_env not in rendered.written:
+                _write_atomic(env_file, original)
+                journal.close()
+                return result
+        except BaseException:
+            if not journal.done:  # interrupted or failed before rendered/<dst> landed: undo the edit
+                _write_atomic(env_file, original)
+                journal.close()
+            raise
     result.changes = changes
     result.written = True
     return result
+
+
+# -- digests ----------------------------------------------------------------------------
+DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+def parse_digests(items: Sequence[str]) -> dict[str, str]:
+    """`SVC=sha256:<64 hex>` arguments -> {svc: digest}."""
+    out: dict[str, str] = {}
+    for item in items:
+        svc, sep, digest = item.partition("=")
+        if not sep or not svc or not DIGEST.match(digest):
+            raise InputError(f"--digest '{item}' is not SVC=sha256:<64 lowercase hex digits>",
+                             hint="e.g. --digest order-service=sha256:" + "0" * 64 + " (from `crane digest IMAGE:TAG`)")
+        if out.get(svc, digest) != digest:
+            raise InputError(f"two different --digest values for '{svc}'", hint="give one digest per service")
+        out[svc] = digest
+    return out
+
+
+def pin_digests(platform, src, dst, wanted: dict[str, str], digests: dict[str, str],
+                progress: Callable[[str], None] = lambda m: None,
+                services: Sequence[str] | None = None) -> dict[str, str]:
+    """Make every version going into a digest-pinned env `<tag>@sha256:<digest>`.
+
+    A digest comes from the source (already pinned), from --digest, from the destination when it
+    already pins the same tag, or from the registry (crane/skopeo on PATH), in that order.
+    """
+    extra = sorted(set(digests) - set(wanted))
+    if extra:
+        raise InputError(f"--digest for service(s) not being promoted: {', '.join(extra)}",
+                         hint=f"promote them too (--service), or drop those --digest flags; promoting: {', '.join(wanted)}")
+    out, missing = {}, []
+    for svc, version in wanted.items():
+        tag, _, pinned = version.partition("@")
+        if pinned:
+            if digests.get(svc, pinned) != pinned:
+                raise InputError(f"'{svc}' is already pinned to {pinned} in {src.name}, not {digests[svc]}",
+                                 file=src.source.file, line=src.lines.get(f"spec.images.versions.{svc}"),
+                                 hint="drop the --digest for it, or fix the pin in " + src.source.file)
+            out[svc] = version
+            continue
+        current = dst.versions.get(svc, "")
+        digest = digests.get(svc) or (current.partition("@")[2] if current.partition("@")[0] == tag else "")
+        if not digest:
+            image = f"{platform.services[svc].image}:{tag}"
+            progress(f"promote: looking up the digest of {image}")
+            digest = registry_digest(image)
+        if digest:
+            out[svc] = f"{tag}@{digest}"
+        else:
+            missing.append((svc, tag))
+    if missing:
+        # the command the user ran, plus one --digest per missing service
+        args = " ".join([f"--service {s}" for s in dict.fromkeys(services or [])]
+                        + [f"--digest {s}={digests[s]}" for s in wanted if s in digests]
+                        + [f"--digest {s}=sha256:<digest>" for s, _ in missing])
+        lookups = "; ".join(f"crane digest {platform.services[s].image}:{t}" for s, t in missing)
+        raise InputError(
+            f"{dst.name} pins images by digest (images.policy: digest) and no digest is known for "
+            + ", ".join(f"{s}:{t}" for s, t in missing),
+            file=dst.source.file, line=dst.lines.get("spec.images.policy"),
+            hint=f"run `drydock promote --from {src.name} --to {dst.name} {args}` "
+                 f"with the digests from `{lookups}` (or put crane or skopeo on PATH to look them up)")
+    return out
+
+
+def registry_digest(image: str, timeout: float = 60.0) -> str | None:
+    """The image's digest from the registry via crane or skopeo; None when neither is on PATH."""
+    for tool, argv in (("crane", ["crane", "digest", image]),
+                       ("skopeo", ["skopeo", "inspect", "--format", "{{.Digest}}", f"docker://{image}"])):
+        exe = shutil.which(tool)
+        if not exe:
+            continue
+        try:
+            proc = subprocess.run([exe, *argv[1:]], capture_output=True, text=True, timeout=timeout)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise InputError(f"`{' '.join(argv)}` failed: {exc}",
+                             hint=f"check registry access, or pass --digest SVC=sha256:... for {image}") from None
+        digest = proc.stdout.strip()
+        if proc.returncode != 0 or not DIGEST.match(digest):
+            why = (proc.stderr.strip().splitlines() or [digest or f"exit {proc.returncode}"])[-1][:300]
+            raise InputError(f"`{' '.join(argv)}` did not give a digest: {why}",
+                             hint=f"check that {image} exists and you are logged in, or pass --digest SVC=sha256:...")
+        return digest
+    return None
+
+
+# -- interruption and crash repair ------------------------------------------------------
+JOURNAL = Path(".drydock") / "promote-journal.json"
+JOURNAL_LOCK = Path(".drydock") / "promote.lock"  # held while a promotion is in flight; freed by the kernel on death
+
+
+def _try_lock(root: Path, wait: bool) -> int | None:
+    path = root / JOURNAL_LOCK
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _unlock(fd: int | None) -> None:
+    if fd is not None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+class _Journal:
+    """Records the destination file's original bytes while a promotion is in flight."""
+
+    def __init__(self, root: Path, env_file: str, dst: str, original: bytes):
+        self.root, self.path, self.env_file, self.dst, self.original = root, root / JOURNAL, env_file, dst, original
+        self.done = False
+        self.lock: int | None = None
+
+    def open(self) -> None:
+        self.lock = _try_lock(self.root, wait=True)  # one promotion at a time per repo
+        data = {"version": 1, "pid": os.getpid(), "dst": self.dst, "env_file": self.env_file,
+                "original": base64.b64encode(self.original).decode()}
+        _write_atomic(self.path, json.dumps(data, indent=2).encode())
+
+    def close(self) -> None:
+        self.done = True
+        self.path.unlink(missing_ok=True)
+        _unlock(self.lock)
+        self.lock = None
+
+
+def repair_promotion(root: Path, warn: Callable[[str], None] = lambda m: None) -> str | None:
+    """Finish or undo a promotion that a SIGKILL cut short. Returns what was done, None if nothing.
+
+    rendered/<dst> is always the old or the new tree (atomic swap): if it matches the edited env
+    file the promotion landed and only the journal is left; otherwise the env file is put back.
+    """
+    path = Path(root) / JOURNAL
+    if not path.is_file():
+        return None
+    lock = _try_lock(Path(root), wait=False)
+    if lock is None:
+        return None  # the promotion is still running (this process or another): not ours to repair
+    try:
+        return _repair(Path(root), path, warn)
+    finally:
+        _unlock(lock)
+
+
+def _repair(root: Path, path: Path, warn: Callable[[str], None]) -> str | None:
+    if not path.is_file():
+        return None  # repaired by whoever held the lock before us
+    try:
+        data = json.loads(path.read_text())
+        env_file, dst = Path(root) / data["env_file"], str(data["dst"])
+        original = base64.b64decode(data["original"], validate=True)
+        if Path(data["env_file"]).is_absolute() or ".." in Path(data["env_file"]).parts:
+            raise ValueError("env_file outside the repo")
+    except (OSError, ValueError, KeyError, TypeError):
+        raise InputError(f"{JOURNAL} is not a drydock promotion journal", file=str(JOURNAL),
+                         hint="check environments/*.yaml with `git diff`, then delete the journal file") from None
+    current = env_file.read_bytes() if env_file.exists() else None
+    if current == original:
+        what = f"an interrupted promotion to {dst} had not started editing; its journal was removed"
+    else:
+        try:
+            from .model import load_project as load
+            from .render import compare, render_env
+            landed = compare(render_env(load(root), dst), Path(root) / "rendered" / dst).up_to_date
+        except InputError:
+            landed = False
+        if landed:
+            what = f"an interrupted promotion to {dst} had landed (rendered/{dst} matches); its journal was removed"
+        else:
+            _write_atomic(env_file, original)
+            what = f"an interrupted promotion to {dst} was undone: {data['env_file']} restored"
+    path.unlink(missing_ok=True)
+    warn(what)
+    return what
+
+
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """SIGINT and SIGTERM raise Interrupted here, so the edit is undone before the process exits."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Interrupted(signum)
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 def _resolve_services(platform, src, services: Sequence[str] | None) -> dict[str, str]:

@@ -18,7 +18,7 @@ import json
 import os
 import shutil
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -42,6 +42,7 @@ class RenderedFile:
     text: str
     obj: dict
     source: SourceRef | None
+    field_sources: dict | None = field(default=None, compare=False)  # JSON path -> SourceRef (see Document)
 
     @property
     def digest(self) -> str:
@@ -54,7 +55,8 @@ class RenderedEnv:
     files: tuple[RenderedFile, ...]
 
     def documents(self, rendered_root: str = "rendered") -> list[Document]:
-        return [Document(f"{rendered_root}/{self.env}/{f.path}", 2, f.obj, f.source, f.text) for f in self.files]
+        return [Document(f"{rendered_root}/{self.env}/{f.path}", 2, f.obj, f.source, f.text,
+                         field_sources=f.field_sources) for f in self.files]
 
     def index(self) -> dict:
         return {"version": 1, "env": self.env, "files": {f.path: f.digest for f in self.files}}
@@ -120,6 +122,7 @@ def _render_env(platform: Platform, env_name: str) -> RenderedEnv:
     from .constructs.base import RenderContext, cdk8s, identity
     from .constructs.microservice import Microservice, props_for
 
+    platform = platform.for_env(env_name)  # only what this env deploys
     env = platform.environment(env_name)
     ctx = RenderContext(env=env, services=dict(platform.services), app=cdk8s.App())
     for name in platform.service_order():
@@ -130,14 +133,15 @@ def _render_env(platform: Platform, env_name: str) -> RenderedEnv:
     files: dict[str, RenderedFile] = {}
     for folder, obj in ctx.materialize():
         meta = obj.get("metadata", {})
-        source = ctx.sources.get(identity(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"]))
+        key = identity(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
+        source = ctx.sources.get(key)
         path = f"{folder}/{file_name(obj)}"
         if path in files:
             raise DrydockError(f"two resources render to {path}",
                                hint="give them different names; file names are <kind>-<name>.yaml per app")
         header = HEADER.format(source=source.file if source else f"environments/{env_name}.yaml")
         obj = ordered(obj)
-        files[path] = RenderedFile(path, header + _dump_ordered(obj), obj, source)
+        files[path] = RenderedFile(path, header + _dump_ordered(obj), obj, source, ctx.field_sources.get(key))
     return RenderedEnv(env_name, tuple(files[p] for p in sorted(files)))
 
 

@@ -117,6 +117,20 @@ def expand_paths(paths: Sequence[str | Path]) -> list[str]:
     return out
 
 
+def read_manifests_tolerant(paths: Sequence[str | Path], stdin: IO[str] | None = None) -> tuple[list[Document], list[Problem]]:
+    """Like `read_manifests`, but a file that cannot be read or parsed is skipped and its
+    problem returned instead of raised (`drydock check DIR` reports it and gates the rest).
+    A missing path or a folder without YAML still raises: that is a wrong command line."""
+    problems: list[Problem] = []
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _read(paths, stdin, problems), problems
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
 def read_manifests(paths: Sequence[str | Path], stdin: IO[str] | None = None) -> list[Document]:
     """Read Kubernetes manifests from files, directories (recursive) and `-` (stdin).
 
@@ -135,25 +149,33 @@ def read_manifests(paths: Sequence[str | Path], stdin: IO[str] | None = None) ->
             gc.enable()
 
 
-def _read(paths: Sequence[str | Path], stdin: IO[str] | None) -> list[Document]:
+def _read(paths: Sequence[str | Path], stdin: IO[str] | None, problems: list[Problem] | None = None) -> list[Document]:
     docs: list[Document] = []
     for f in expand_paths(paths):
-        if f == "-":
-            stream = stdin if stdin is not None else sys.stdin
-            docs.extend(parse_manifests(stream.read(), "<stdin>"))
-            continue
-        shown = display_path(f)
         try:
-            with open(f, "rb") as fh:  # bytes + decode: measurably cheaper than a text-mode reader
-                text = fh.read().decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise InputError(Problem(f"file is not UTF-8 text ({e.reason} at byte {e.start})", file=shown,
-                                     hint="save the manifest as UTF-8")) from None
-        except OSError as e:
-            raise InputError(Problem(f"cannot read file: {e.strerror}", file=shown,
-                                     hint="check the path and its permissions")) from None
-        docs.extend(parse_manifests(text, shown))
+            docs.extend(_read_one(f, stdin))
+        except InputError as e:
+            if problems is None:
+                raise
+            problems.extend(e.problems)
     return docs
+
+
+def _read_one(f: str, stdin: IO[str] | None) -> list[Document]:
+    if f == "-":
+        stream = stdin if stdin is not None else sys.stdin
+        return parse_manifests(stream.read(), "<stdin>")
+    shown = display_path(f)
+    try:
+        with open(f, "rb") as fh:  # bytes + decode: measurably cheaper than a text-mode reader
+            text = fh.read().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(Problem(f"file is not UTF-8 text ({e.reason} at byte {e.start})", file=shown,
+                                 hint="save the manifest as UTF-8")) from None
+    except OSError as e:
+        raise InputError(Problem(f"cannot read file: {e.strerror}", file=shown,
+                                 hint="check the path and its permissions")) from None
+    return parse_manifests(text, shown)
 
 
 def _reader_line(err: yaml.reader.ReaderError, content: str) -> int:
@@ -335,7 +357,7 @@ def parse_manifests(content: str, file: str) -> list[Document]:
                 pass
             if m is not None:
                 source = SourceRef(m.group(1), 1)
-            if obj.get("kind") == "List" and isinstance(obj.get("items"), list):
+            if is_list_kind(obj):
                 items_node = next((v for k, v in node.value if k.value == "items"), None)
                 for i, item in enumerate(obj["items"]):
                     item_node = items_node.value[i] if items_node is not None else node
@@ -343,7 +365,10 @@ def parse_manifests(content: str, file: str) -> list[Document]:
                     if not isinstance(item, dict):
                         raise InputError(Problem(f"List item {i} is not a mapping", file=file, line=item_line,
                                                  hint=_HINT_MAPPING))
-                    docs.append(Document(file, item_line, item, source, _node_text(content, item_node)))
+                    full = list_item(obj, item)
+                    implied = {k: full[k] for k in ("apiVersion", "kind") if k not in item and isinstance(full.get(k), str)}
+                    docs.append(Document(file, item_line, full, source, _node_text(content, item_node),
+                                         implied_keys=implied or None))
                 continue
             docs.append(Document(file, line, obj, source, _node_text(content, node)))
     except yaml.YAMLError as e:
@@ -351,6 +376,22 @@ def parse_manifests(content: str, file: str) -> list[Document]:
     finally:
         loader.dispose()
     return docs
+
+
+def is_list_kind(obj: dict) -> bool:
+    """`kind: List` or a typed list (`DeploymentList`, `PodList`, ...) with an items array."""
+    kind = obj.get("kind")
+    return isinstance(kind, str) and kind.endswith("List") and isinstance(obj.get("items"), list)
+
+
+def list_item(lst: dict, item: dict) -> dict:
+    """An item of a list as the object it stands for: items of a typed list
+    (`kind: DeploymentList`) may leave out their kind and apiVersion, which the list implies."""
+    kind = lst.get("kind")
+    if kind == "List" or not isinstance(item, dict) or ("kind" in item and "apiVersion" in item):
+        return item
+    implied = {"apiVersion": lst.get("apiVersion"), "kind": kind[:-len("List")]}
+    return {**{k: v for k, v in implied.items() if k not in item}, **item}
 
 
 def _first_node(text: str) -> yaml.Node | None:
@@ -391,3 +432,73 @@ def field_line(doc: Document, path: Iterable[str | int]) -> int | None:
         else:
             break
     return line + 1 + offset
+
+
+@functools.lru_cache(maxsize=4096)
+def _span_map(text: str) -> tuple[int, dict[tuple, tuple[int, int]]] | None:
+    """(first line of the object, {JSON path: (line, end_line)}) for one document's text, 0-based.
+
+    A mapping entry spans its key's line to the end of its value; a list item its own lines.
+    End lines skip the blank and comment lines a block collection's end mark swallows.
+    """
+    root = _first_node(text)
+    if root is None:
+        return None
+    lines = text.split("\n")
+
+    def end_of(node, start: int) -> int:
+        # A block collection's end mark sits at the next token (the next list item's
+        # dash, the next key): its last line is that of its last descendant instead.
+        while isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.value and node.flow_style is not True:
+            last = node.value[-1]
+            node = last[1] if isinstance(last, tuple) else last
+        end = node.end_mark.line - (1 if node.end_mark.column == 0 and node.end_mark.line > start else 0)
+        while end > start and (not lines[end].strip() or lines[end].lstrip().startswith("#")):
+            end -= 1
+        return max(end, start)
+
+    spans: dict[tuple, tuple[int, int]] = {(): (root.start_mark.line, end_of(root, root.start_mark.line))}
+    stack: list[tuple[tuple, yaml.Node]] = [((), root)]
+    seen: set[int] = set()
+    while stack:
+        path, node = stack.pop()
+        if id(node) in seen:  # an alias: its spans are the anchor's
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode):
+                    sub = path + (k.value,)
+                    spans[sub] = (k.start_mark.line, end_of(v, k.start_mark.line))
+                    stack.append((sub, v))
+        elif isinstance(node, yaml.SequenceNode):
+            for n, item in enumerate(node.value):
+                sub = path + (n,)
+                spans[sub] = (item.start_mark.line, end_of(item, item.start_mark.line))
+                stack.append((sub, item))
+    return root.start_mark.line, spans
+
+
+def field_span(doc: Document, path: Iterable[str | int]) -> tuple[int, int] | None:
+    """(line, end_line), 1-based in `doc.file`, of the deepest existing prefix of `path`.
+
+    A rule that judges a missing field (no `readOnlyRootFilesystem`) names the path it
+    wanted; the finding then points at the nearest ancestor that exists (the container).
+    Returns None when the document's text is unknown or does not parse.
+    """
+    if not doc.text:
+        return None
+    got = _span_map(doc.text)
+    if got is None:
+        return None
+    root_line, spans = got
+    offset = doc.line - (root_line + 1)
+    key: tuple = ()
+    best = spans[()]
+    for part in path:
+        part = part if isinstance(part, int) and not isinstance(part, bool) else str(part)
+        nxt = key + (part,)
+        if nxt not in spans:
+            break
+        key, best = nxt, spans[nxt]
+    return best[0] + 1 + offset, best[1] + 1 + offset

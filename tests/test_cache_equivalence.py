@@ -4,7 +4,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from .conftest import run_drydock
+
+pytestmark = pytest.mark.slow  # cold vs warm full runs: `pytest -m "not slow"` skips them
 
 
 def _report(repo: Path, *extra: str) -> dict:

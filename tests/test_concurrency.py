@@ -12,6 +12,8 @@ import pytest
 
 from .conftest import copy_inputs, run_drydock, tree_bytes
 
+pytestmark = pytest.mark.slow  # racing real synth processes: `pytest -m "not slow"` skips them
+
 
 def _clean(tree: dict[str, bytes]) -> dict[str, bytes]:
     return {k: v for k, v in tree.items() if k != ".drydock.lock"}

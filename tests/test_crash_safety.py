@@ -33,6 +33,8 @@ import pytest
 
 from .conftest import REPO, copy_inputs, run_drydock, tree_bytes
 
+pytestmark = pytest.mark.slow  # crash trials (real SIGKILLs, full renders): `pytest -m "not slow"` skips them
+
 LIGHT_TRIALS = 56
 CLI_TRIALS = 6
 
@@ -71,14 +73,15 @@ print("done", flush=True)
 
 
 def _add_extra_service(repo: Path) -> None:
+    """search-service, deployed to every env (opt-in: each env's versions must name it)."""
     (repo / "services" / "search-service.yaml").write_text(EXTRA_SERVICE)
-    prod = repo / "environments" / "prod.yaml"
-    text = prod.read_text()
-    if "policy: digest" in text:  # prod pins every service by digest
+    for env in (repo / "environments").glob("*.yaml"):
+        text = env.read_text()
+        version = "1.0.0@sha256:" + "a" * 64 if "policy: digest" in text else "1.0.0"
         text = re.sub(r"(\n      user-service: [^\n]*\n)",
-                      lambda m: m.group(1) + '      search-service: "1.0.0@sha256:' + "a" * 64 + '"\n', text, count=1)
+                      lambda m: m.group(1) + f'      search-service: "{version}"\n', text, count=1)
         assert "search-service" in text
-        prod.write_text(text)
+        env.write_text(text)
 
 
 @pytest.fixture(scope="module")

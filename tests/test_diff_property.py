@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from generator.diff import DiffResult, diff_trees, render_diff
+
+pytestmark = pytest.mark.slow  # hypothesis properties: `pytest -m "not slow"` skips them
 
 scalars = st.one_of(
     st.none(),

@@ -28,6 +28,8 @@ from tests.opa_double import OpaServerDouble
 from tests.test_policies_fixtures import BAD, GOOD, PROD_ENV, load_docs
 from tests.test_policies_rego import doc, write_rule
 
+pytestmark = pytest.mark.slow  # OPA doubles and servers: `pytest -m "not slow"` skips them
+
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -114,16 +114,20 @@ def test_promoting_again_is_a_no_op(repo: Path):
     assert _snapshot(repo) == before
 
 
-def test_refuses_tag_without_digest_into_prod(repo: Path):
-    text = (repo / "environments/staging.yaml").read_text()
-    (repo / "environments/staging.yaml").write_text(text.replace(f'"1.5.0@sha256:{DIGEST_A}"', '"1.5.0"'))
-    synth(repo, ["staging"], opts=FAST)
+def test_refuses_tag_without_digest_into_a_digest_env_with_the_exact_command(repo: Path, monkeypatch, tmp_path):
+    """dev runs tags; staging pins digests: without --digest and without crane/skopeo, say what to run."""
+    dev = repo / "environments/dev.yaml"
+    dev.write_text(dev.read_text().replace('user-service: "1.2.3"', 'user-service: "1.2.5"'))
+    synth(repo, ["dev"], opts=FAST)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-path"))  # no crane, no skopeo
     before = _snapshot(repo)
     with pytest.raises(InputError) as exc:
-        promote(repo, "staging", "prod", opts=FAST)
+        promote(repo, "dev", "staging", ["user-service"], opts=FAST)
     problem = exc.value.problems[0]
-    assert "order-service" in problem.message and "digest" in problem.message
-    assert "pin it in environments/staging.yaml first" in problem.hint
+    assert "user-service:1.2.5" in problem.message and "digest" in problem.message
+    assert ("drydock promote --from dev --to staging --service user-service "
+            "--digest user-service=sha256:<digest>") in problem.hint
+    assert "crane digest registry.example.com/ecommerce/user-service:1.2.5" in problem.hint
     assert problem.file == "environments/staging.yaml" and problem.line
     assert _snapshot(repo) == before
 
@@ -177,6 +181,7 @@ def test_destination_error_restores_env_file(repo: Path, monkeypatch):
     assert _snapshot(repo) == before
 
 
+@pytest.mark.slow  # real Trivy on two renders
 def test_blocked_destination_restores_env_file(repo: Path):
     """Real gates: prod's threshold is MEDIUM, staging's HIGH, so a MEDIUM Trivy finding blocks only prod."""
     from generator.gate.engines.trivy import find_trivy
@@ -233,3 +238,102 @@ def test_edit_versions_preserves_crlf():
     text = "spec:\r\n  images:\r\n    versions:\r\n      a: \"1\"\r\n"
     new, _, _ = edit_versions(text, "env.yaml", {"a": "2", "b": "3"})
     assert new == "spec:\r\n  images:\r\n    versions:\r\n      a: \"2\"\r\n      b: \"3\"\r\n"
+
+
+# -- into a digest-pinned env: where the digest comes from ---------------------------------
+DIGEST_C = "c" * 64
+
+
+def _dev_tag(repo: Path, svc: str, tag: str) -> None:
+    dev = repo / "environments/dev.yaml"
+    dev.write_text(re.sub(rf'^(      {svc}: )"[^"]*"$', rf'\g<1>"{tag}"', dev.read_text(), flags=re.M))
+    synth(repo, ["dev"], opts=FAST)
+
+
+def _fake_tool(bindir: Path, name: str, answer: str, expect: str, code: int = 0) -> Path:
+    """A stand-in for crane/skopeo (not installable here): answers only for the expected argv."""
+    bindir.mkdir(exist_ok=True)
+    log = bindir / f"{name}.log"
+    tool = bindir / name
+    tool.write_text(f'#!/bin/sh\necho "$@" >> "{log}"\n'
+                    f'if [ "$*" = "{expect}" ]; then echo "{answer}"; exit {code}; fi\n'
+                    'echo "MANIFEST_UNKNOWN: manifest unknown" >&2; exit 1\n')
+    tool.chmod(0o755)
+    return log
+
+
+def test_digest_flag_pins_a_dev_tag_into_staging(repo: Path, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    _dev_tag(repo, "user-service", "1.2.5")
+    result = promote(repo, "dev", "staging", ["user-service"], opts=FAST, digests={"user-service": f"sha256:{DIGEST_C}"})
+    assert result.changed == {"user-service": (f"1.2.4@sha256:{DIGEST_B}", f"1.2.5@sha256:{DIGEST_C}")}
+    assert f"user-service:1.2.5@sha256:{DIGEST_C}" in \
+        (repo / "rendered/staging/user-service/deployment-user-service.yaml").read_text()
+
+
+def test_a_tag_the_destination_already_pins_reuses_its_digest(repo: Path, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no lookup needed
+    _dev_tag(repo, "order-service", "1.5.0")  # staging runs 1.5.0@DIGEST_A already
+    result = promote(repo, "dev", "staging", ["order-service"], opts=FAST)
+    assert result.changes == [] and result.unchanged == ["order-service"]
+
+
+@pytest.mark.parametrize("tool,argv", [
+    ("crane", "digest registry.example.com/ecommerce/user-service:1.2.5"),
+    ("skopeo", "inspect --format {{.Digest}} docker://registry.example.com/ecommerce/user-service:1.2.5"),
+])
+def test_registry_lookup_when_crane_or_skopeo_is_on_path(repo: Path, monkeypatch, tmp_path, tool, argv):
+    bindir = tmp_path / "bin"
+    log = _fake_tool(bindir, tool, f"sha256:{DIGEST_C}", argv)
+    monkeypatch.setenv("PATH", str(bindir))
+    _dev_tag(repo, "user-service", "1.2.5")
+    result = promote(repo, "dev", "staging", ["user-service"], opts=FAST)
+    assert result.changed["user-service"][1] == f"1.2.5@sha256:{DIGEST_C}"
+    assert log.read_text().strip() == argv
+
+
+def test_a_failed_registry_lookup_is_exit_2_and_changes_nothing(repo: Path, monkeypatch, tmp_path):
+    bindir = tmp_path / "bin"
+    _fake_tool(bindir, "crane", "", "never matches")
+    monkeypatch.setenv("PATH", str(bindir))
+    _dev_tag(repo, "user-service", "1.2.5")
+    before = _snapshot(repo)
+    with pytest.raises(InputError, match="manifest unknown") as exc:
+        promote(repo, "dev", "staging", ["user-service"], opts=FAST)
+    assert "--digest" in exc.value.problems[0].hint
+    assert _snapshot(repo) == before
+
+
+@pytest.mark.parametrize("args,match", [
+    (["order-service=1234"], "not SVC=sha256"),
+    (["order-service"], "not SVC=sha256"),
+    (["=sha256:" + "a" * 64], "not SVC=sha256"),
+    (["order-service=sha256:" + "A" * 64], "not SVC=sha256"),
+    (["order-service=sha256:" + "a" * 63], "not SVC=sha256"),
+    (["x=sha256:" + "a" * 64, "x=sha256:" + "b" * 64], "two different"),
+])
+def test_bad_digest_arguments(args, match):
+    from generator.promote import parse_digests
+
+    with pytest.raises(InputError, match=match):
+        parse_digests(args)
+
+
+def test_digest_for_a_service_not_promoted_or_into_a_tag_env_is_refused(repo: Path):
+    digest = {"frontend": f"sha256:{DIGEST_C}"}
+    with pytest.raises(InputError, match="not being promoted"):
+        promote(repo, "dev", "staging", ["user-service"], opts=FAST, digests=digest)
+    with pytest.raises(InputError, match="pins by tag"):
+        promote(repo, "staging", "dev", ["frontend"], opts=FAST, digests=digest)
+
+
+@pytest.mark.slow  # every gate, three times
+def test_readme_example_staging_to_prod_runs_on_the_demo(tmp_path):
+    """The committed demo: staging is ahead of prod by digest, so the README's command promotes."""
+    from .conftest import run_drydock
+
+    root = copy_inputs(tmp_path / "repo", with_rendered=True)
+    r = run_drydock("promote", "--from", "staging", "--to", "prod", cwd=root)
+    assert r.code == 0, r.err
+    assert "order-service: 1.4.0@sha256:" in r.out and "-> 1.5.0@sha256:" in r.out
+    assert "1.5.0@sha256:" in (root / "environments/prod.yaml").read_text()

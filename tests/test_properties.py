@@ -22,6 +22,8 @@ from generator.model import load_project
 
 from .conftest import REPO, copy_inputs
 
+pytestmark = pytest.mark.slow  # hypothesis properties: `pytest -m "not slow"` skips them
+
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
                 derandomize=True)
 

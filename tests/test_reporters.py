@@ -51,6 +51,7 @@ def make_report() -> Report:
             resource=DEPLOY,
             file=DEPLOY_FILE,
             line=40,
+            end_line=44,
             fix="Set readOnlyRootFilesystem: true",
         ),
         Finding(
@@ -314,7 +315,7 @@ def test_github_commands():
     lines = out.splitlines()
     cmds = [l for l in lines if l.startswith("::")]
     assert len(cmds) == 5
-    pat = re.compile(r"^::(error|warning|notice) ((?:[a-z]+=[^,:]*)(?:,[a-z]+=[^,:]*)*)::(.*)$")
+    pat = re.compile(r"^::(error|warning|notice) ((?:[a-zA-Z]+=[^,:]*)(?:,[a-zA-Z]+=[^,:]*)*)::(.*)$")
     parsed = []
     for c in cmds:
         m = pat.match(c)

@@ -197,3 +197,14 @@ def test_the_repo_waiver_file_is_valid():
     repo = Path(__file__).resolve().parent.parent
     waivers = load_waivers(repo / "waivers.yaml", "waivers.yaml", envs=["dev", "staging", "prod"], root=repo)
     assert waivers and all(len(w.envs) >= 1 and "*" not in w.name for w in waivers)
+
+
+def test_repo_waivers_do_not_apply_to_foreign_manifests(repo_copy: Path):
+    """Without --env, a manifest outside rendered/<env>/ is foreign: no repo settings, no repo waivers."""
+    (repo_copy / "legacy.yaml").write_text(PRIVILEGED)
+    (repo_copy / "waivers.yaml").write_text(waiver())
+    r = run_drydock("check", "legacy.yaml", "--engines", "policy", "--format", "json", cwd=repo_copy)
+    report = json.loads(r.out)
+    assert r.code == 1 and "DD-PSS-001" in _blocking_ids(report)
+    assert not any(f["rule_id"].startswith("DD-WAIVER") for f in report["findings"])  # nor judged unused
+    assert report["settings"]["env"] is None and "no repository waivers" in report["settings"]["note"]

@@ -45,6 +45,9 @@ class RenderContext:
     app: Any = None  # the cdk8s.App of this environment
     charts: dict[str, Any] = field(default_factory=dict)  # app folder name -> cdk8s.Chart
     sources: dict[tuple[str, str, str, str], SourceRef] = field(default_factory=dict)
+    # identity -> {JSON path: SourceRef}: the input line behind single fields (the image line,
+    # the env file's versions line), so findings on those fields point where the fix goes.
+    field_sources: dict[tuple[str, str, str, str], dict[tuple, SourceRef]] = field(default_factory=dict)
     pending: list[tuple[Any, str, dict]] = field(default_factory=list)  # (scope, folder, manifest) in order
     _folders: dict[int, str] = field(default_factory=dict)  # id(scope) -> folder
     _by_folder: dict[str, list[dict]] = field(default_factory=dict)  # folder -> its pending manifests
@@ -129,14 +132,29 @@ def identity(api_version: str, kind: str, namespace: str | None, name: str) -> t
     return (api_version, kind, namespace or "", name)
 
 
-def emit(scope: Any, ctx: RenderContext, manifest: dict, source: SourceRef) -> dict:
-    """Add one object (a full manifest dict) to `scope`; remember where it came from."""
+def emit(scope: Any, ctx: RenderContext, manifest: dict, source: SourceRef,
+         field_sources: dict[tuple, SourceRef] | None = None) -> dict:
+    """Add one object (a full manifest dict) to `scope`; remember where it came from
+    (the whole object, and optionally single fields by JSON path)."""
     meta = manifest["metadata"]
     folder = ctx.folder_of(scope)
     ctx.pending.append((scope, folder, manifest))
     ctx._by_folder.setdefault(folder, []).append(manifest)
-    ctx.sources[identity(manifest["apiVersion"], manifest["kind"], meta.get("namespace"), meta["name"])] = source
+    key = identity(manifest["apiVersion"], manifest["kind"], meta.get("namespace"), meta["name"])
+    ctx.sources[key] = source
+    if field_sources:
+        ctx.field_sources[key] = dict(field_sources)
     return manifest
+
+
+def image_sources(service: Any, env: Any, container: tuple) -> dict[tuple, SourceRef]:
+    """Input lines behind a container's image. A path may go one step below a scalar to name
+    a part of it: the registry/repository is the service's `image` line, the tag/digest the env
+    file's `versions` entry for the service (else its `default`, else `versions`)."""
+    for key in (f"spec.images.versions.{service.name}", "spec.images.versions.default", "spec.images.versions"):
+        if key in env.lines:
+            break
+    return {container + ("image",): service.line_of("spec.image"), container + ("image", "tag"): env.line_of(key)}
 
 
 def labels(name: str, env: Environment, component: str, version: str | None = None) -> dict[str, str]:

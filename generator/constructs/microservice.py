@@ -17,7 +17,7 @@ from constructs import Construct
 from ..core import SourceRef
 from ..model.types import Environment, Service
 from . import wiring
-from .base import (RenderContext, cpu_quantity, emit, labels, restricted_container_security,
+from .base import (RenderContext, image_sources, cpu_quantity, emit, labels, restricted_container_security,
                    restricted_pod_security, selector)
 
 SECRET_STORE = "aws-secrets-manager"  # the ClusterSecretStore the platform construct creates
@@ -102,7 +102,7 @@ class Microservice(Construct):
                     "data": p.config}, service.line_of("spec.config"))
         if p.secrets:
             self._emit(self._external_secret(), service.line_of("spec.secrets"))
-        self._emit(self._workload(), src)
+        self._emit(self._workload(), src, self._workload_sources(service, env))
         if p.strategy == "canary":
             self._emit(self._analysis_template(), env.line_of("spec.rollout"))
         self._emit({"apiVersion": "v1", "kind": "Service", "metadata": self._meta(p.name),
@@ -121,8 +121,28 @@ class Microservice(Construct):
     def _meta(self, name: str, **extra: Any) -> dict:
         return {"name": name, "namespace": self.namespace, "labels": dict(self.labels), **extra}
 
-    def _emit(self, manifest: dict, source: SourceRef) -> None:
-        emit(self, self.ctx, manifest, source)
+    def _emit(self, manifest: dict, source: SourceRef, field_sources: dict | None = None) -> None:
+        emit(self, self.ctx, manifest, source, field_sources)
+
+    def _workload_sources(self, service: Service, env) -> dict[tuple, SourceRef]:
+        """Input lines behind the workload's fields (findings on them point there)."""
+        c = ("spec", "template", "spec", "containers", 0)
+        override = f"spec.overrides.{env.name}"
+        res = lambda key: (service.line_of(f"{override}.{key}") if f"{override}.{key}" in service.lines  # noqa: E731
+                           else env.line_of(f"spec.resources.{key}"))
+        return {
+            ("spec", "replicas"): (service.line_of(f"{override}.replicas") if f"{override}.replicas" in service.lines
+                                   else env.line_of("spec.replicas")),
+            **image_sources(service, env, c),
+            c + ("ports",): service.line_of("spec.ports"),
+            c + ("env",): service.line_of("spec.secrets"),
+            c + ("livenessProbe",): service.line_of("spec.probes.liveness"),
+            c + ("readinessProbe",): service.line_of("spec.probes.readiness"),
+            c + ("resources", "limits", "cpu"): res("cpu"),
+            c + ("resources", "requests", "cpu"): res("cpu"),
+            c + ("resources", "limits", "memory"): res("memory"),
+            c + ("resources", "requests", "memory"): res("memory"),
+        }
 
     @property
     def _workload_ref(self) -> dict:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from ..model.types import Environment, Platform, Service
 from . import datastores, security, wiring
-from .base import RenderContext, emit, labels, restricted_container_security, restricted_pod_security, selector
+from .base import RenderContext, emit, image_sources, labels, restricted_container_security, restricted_pod_security, selector
 
 COMMAND = ["/app/migrate", "up"]
 BACKOFF_LIMIT = 2
@@ -107,4 +107,5 @@ def build_migrations(ctx: RenderContext, platform: Platform) -> None:
             migrator_secret(svc), env.namespace, _labels(svc, env),
             datastores.credential_keys(env, svc.database_engine, f"{svc.name}-migrator"), annotations=support), src)
         emit(chart, ctx, security.migration_policy(svc, env, support), src)
-        emit(chart, ctx, migration_job(svc, env), src)
+        emit(chart, ctx, migration_job(svc, env), src,
+             image_sources(svc, env, ("spec", "template", "spec", "containers", 0)))

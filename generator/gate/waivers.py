@@ -250,24 +250,36 @@ def apply_waivers(findings_by_env: dict[str | None, list[Finding]], waivers: Ite
 
 
 def fold_duplicates(findings: list[Finding]) -> list[Finding]:
-    """Two engines reporting one defect on one resource become one finding with both ids."""
-    by_key: dict[tuple, Finding] = {}
-    claimed: dict[tuple, tuple] = {}  # (resource, other id) -> key of the finding that lists it
+    """One finding per defect.
+
+    * Exact repeats (same file, resource, rule and message) are dropped.
+    * A Trivy finding is the same defect as one of ours when our rule lists its id
+      (METADATA custom.trivy), both are on the same resource, and Trivy's cause
+      lines overlap the container, volume or resource our finding is about: it is
+      dropped and ours stays as it is, severity included (a rule has one severity).
+      A Trivy finding on another container stays: that is another defect.
+    """
+    ours: dict[tuple, list[Finding]] = {}
+    for f in findings:
+        if f.engine != "trivy":
+            for other in f.related_ids:
+                ours.setdefault((f.file, f.resource, other), []).append(f)
+    seen: set[tuple] = set()
     out: list[Finding] = []
     for f in sorted(findings, key=lambda f: (f.engine == "trivy", f.sort_key())):
         key = (f.file, f.resource, f.rule_id, f.message)
-        if key in by_key:
+        if key in seen:
             continue
-        owner = claimed.get((f.file, f.resource, f.rule_id))
-        if owner is not None:
-            first = by_key[owner]
-            if f.rule_id not in first.related_ids or first.severity < f.severity:
-                merged = replace(first, severity=max(first.severity, f.severity),
-                                 related_ids=tuple(sorted(set(first.related_ids) | {f.rule_id})))
-                by_key[owner] = merged
+        seen.add(key)
+        if f.engine == "trivy" and any(_overlaps(f, o) for i in (f.rule_id, *f.related_ids)
+                                       for o in ours.get((f.file, f.resource, i), ())):
             continue
-        by_key[key] = f
-        out.append(key)  # type: ignore[arg-type]
-        for other in f.related_ids:
-            claimed.setdefault((f.file, f.resource, other), key)
-    return [by_key[k] for k in out]  # type: ignore[index]
+        out.append(f)
+    return out
+
+
+def _overlaps(trivy: Finding, ours: Finding) -> bool:
+    if trivy.line is None or ours.scope is None:
+        return True  # nothing to tell them apart: same resource, same defect
+    start, end = trivy.line, trivy.end_line or trivy.line
+    return start <= ours.scope[1] and ours.scope[0] <= end

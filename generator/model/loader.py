@@ -203,33 +203,50 @@ def load_project(root: Path) -> Platform:
                 line = env.lines.get(f"spec.images.versions.{svc}")
                 problems.append(Problem(f"image version for unknown service '{svc}'", env.source.file, line,
                                         field=f"spec.images.versions.{svc}", hint="remove it or add services/" + svc + ".yaml"))
-        if env.image_policy == "digest":
-            for svc in sorted(raw_services):
-                version = env.versions.get(svc) or env.versions.get("default")
-                if not version or "@sha256:" not in version:
-                    problems.append(Problem(f"'{svc}' is not pinned by digest but images.policy is digest",
-                                            env.source.file, env.lines.get("spec.images.versions", env.source.line),
-                                            field=f"spec.images.versions.{svc}",
-                                            hint="set it to <tag>@sha256:<digest> (drydock promote copies it from the previous env)"))
-            if env.datastores == "in-cluster":
-                # In-cluster datastores run mirrored upstream images; under a digest policy they
-                # must be pinned too (spec.images.versions.<datastore>: <tag>@sha256:<digest>).
-                used = sorted({n for d, _, _ in raw_services.values()
-                               for n in d["spec"].get("dependsOn", {}).get("datastores", [])
-                               + d["spec"].get("dependsOn", {}).get("queues", [])})
-                for ds in used:
-                    if "@sha256:" not in (env.versions.get(ds) or ""):
-                        problems.append(Problem(f"in-cluster datastore '{ds}' is not pinned by digest but images.policy is digest",
-                                                env.source.file, env.lines.get("spec.images.versions", env.source.line),
-                                                field=f"spec.images.versions.{ds}",
-                                                hint=f"set spec.images.versions.{ds} to <tag>@sha256:<digest> of the mirrored image, "
-                                                     "or use spec.datastores: managed"))
     if not problems:
         problems += _check_cycles(raw_services)  # only meaningful once every dependency resolves
     if problems:
         raise InputError(problems)
+    # What an env needs is checked per env: a missing prod digest stops a prod render, not dev's.
+    env_problems = {name: tuple(_env_problems(env, raw_services)) for name, env in sorted(environments.items())}
     return Platform(str(root), MappingProxyType(dict(sorted(services.items()))),
-                    MappingProxyType(dict(sorted(environments.items()))))
+                    MappingProxyType(dict(sorted(environments.items()))),
+                    MappingProxyType({k: v for k, v in env_problems.items() if v}))
+
+
+def _env_problems(env: Environment, raw_services: dict[str, tuple[dict, dict, str]]) -> list[Problem]:
+    """What rendering `env` needs: digests under a digest policy, and every dependency deployed there."""
+    problems: list[Problem] = []
+    deployed = [s for s in sorted(raw_services) if env.deploys(s)]
+    versions_line = env.lines.get("spec.images.versions", env.source.line)
+    for svc in deployed:
+        line = env.lines.get(f"spec.images.versions.{svc}", versions_line)
+        if env.image_policy == "digest" and "@sha256:" not in env.version(svc):
+            problems.append(Problem(f"'{svc}' is not pinned by digest but images.policy is digest",
+                                    env.source.file, line, field=f"spec.images.versions.{svc}",
+                                    hint="set it to <tag>@sha256:<digest> (drydock promote copies it from the previous "
+                                         "env; `--digest SVC=sha256:...` supplies one)"))
+        data, lines, display = raw_services[svc]
+        for i, dep in enumerate(data["spec"].get("dependsOn", {}).get("services", [])):
+            if dep in raw_services and not env.deploys(dep):
+                problems.append(Problem(
+                    f"'{svc}' is deployed to {env.name} and depends on '{dep}' "
+                    f"[{display}:{lines[('spec', 'dependsOn', 'services', i)][0]}], which {env.name} does not deploy",
+                    env.source.file, line, field=f"spec.images.versions.{svc}",
+                    hint=f"add '{dep}' to spec.images.versions in {env.source.file}, or remove '{svc}' from it"))
+    if env.image_policy == "digest" and env.datastores == "in-cluster":
+        # In-cluster datastores run mirrored upstream images; under a digest policy they
+        # must be pinned too (spec.images.versions.<datastore>: <tag>@sha256:<digest>).
+        used = sorted({n for s in deployed for n in raw_services[s][0]["spec"].get("dependsOn", {}).get("datastores", [])
+                       + raw_services[s][0]["spec"].get("dependsOn", {}).get("queues", [])})
+        for ds in used:
+            if "@sha256:" not in (env.versions.get(ds) or ""):
+                problems.append(Problem(f"in-cluster datastore '{ds}' is not pinned by digest but images.policy is digest",
+                                        env.source.file, env.lines.get(f"spec.images.versions.{ds}", versions_line),
+                                        field=f"spec.images.versions.{ds}",
+                                        hint=f"set spec.images.versions.{ds} to <tag>@sha256:<digest> of the mirrored image, "
+                                             "or use spec.datastores: managed"))
+    return problems
 
 
 def _check_dependencies(data: Any, lines: dict, display: str, known: set[str]) -> list[Problem]:

@@ -74,6 +74,18 @@ class Service:
         """SourceRef for a key in the service file, falling back to the service name line."""
         return SourceRef(self.source.file, self.lines.get(dotted, self.source.line))
 
+    def declared_deps(self, namespace: str) -> dict:
+        """Dependencies as the connectivity check reads them, with the lines that declare them."""
+        lines = {}
+        for group, names in (("services", self.depends_on_services), ("datastores", self.datastores),
+                             ("queues", self.queues)):
+            for i, dep in enumerate(names):
+                lines[dep] = self.line_of(f"spec.dependsOn.{group}[{i}]").line
+        return {"namespace": namespace, "dependsOn": list(self.depends_on_services),
+                "datastores": list(self.datastores), "queues": list(self.queues),
+                "file": self.source.file, "line": self.line_of("spec.dependsOn").line, "lines": lines,
+                "configLines": {k: self.line_of(f"spec.config.{k}").line for k in self.config}}
+
     @property
     def primary_port(self) -> Port:
         return self.ports[0]
@@ -132,24 +144,33 @@ class Environment:
     def line_of(self, dotted: str) -> SourceRef:
         return SourceRef(self.source.file, self.lines.get(dotted, self.source.line))
 
+    def deploys(self, service: str) -> bool:
+        """A service runs in this env when images.versions names it or has a `default`."""
+        return bool(self.versions.get(service) or self.versions.get("default"))
+
+    def version(self, service: str) -> str:
+        return self.versions.get(service) or self.versions.get("default") or "0.0.0"
+
     def image_for(self, service: Service) -> str:
-        version = self.versions.get(service.name) or self.versions.get("default") or "0.0.0"
-        return f"{service.image}:{version}"  # version may carry @sha256:..., a valid reference
+        return f"{service.image}:{self.version(service.name)}"  # version may carry @sha256:..., a valid reference
 
     def version_of(self, service: Service) -> str:
         """The version label: the tag part, never the digest."""
-        version = self.versions.get(service.name) or self.versions.get("default") or "0.0.0"
-        return version.split("@", 1)[0]
+        return self.version(service.name).split("@", 1)[0]
 
-    def gate_data(self) -> dict:
-        """What the Rego policies see as input.env."""
-        return {
+    def gate_data(self, services: Mapping[str, "Service"] | None = None) -> dict:
+        """What the gates see as input.env; with `services`, their declared dependencies
+        (the platform engine's connectivity check compares them with what is reachable)."""
+        data = {
             "name": self.name,
             "allowedRegistries": list(self.registries),
             "requireDigest": self.image_policy == "digest",
             "allowedServiceTypes": list(self.allowed_service_types),
             "requiredLabels": ["app.kubernetes.io/name", "app.kubernetes.io/part-of", "app.kubernetes.io/managed-by"],
         }
+        if services is not None:
+            data["services"] = {name: s.declared_deps(self.namespace) for name, s in sorted(services.items())}
+        return data
 
 
 @dataclass(frozen=True)
@@ -159,6 +180,8 @@ class Platform:
     root: str
     services: Mapping[str, Service]
     environments: Mapping[str, Environment]
+    # env name -> what stops that env from rendering (a missing digest, an undeployed dependency)
+    env_problems: Mapping[str, tuple] = field(default_factory=lambda: MappingProxyType({}))
 
     def service_order(self) -> list[str]:
         return sorted(self.services)
@@ -171,3 +194,24 @@ class Platform:
             raise InputError(f"unknown environment '{name}'",
                              hint=f"use one of: {', '.join(self.environments)} (files in environments/)")
         return self.environments[name]
+
+    def deployed(self, env_name: str) -> list[str]:
+        """Services deployed to the env (named in its images.versions, or all when it has a `default`)."""
+        env = self.environment(env_name)
+        return [s for s in self.service_order() if env.deploys(s)]
+
+    def not_deployed(self, env_name: str) -> list[str]:
+        env = self.environment(env_name)
+        return [s for s in self.service_order() if not env.deploys(s)]
+
+    def for_env(self, env_name: str) -> "Platform":
+        """This platform as env_name deploys it: only its services. InputError when it cannot render."""
+        from ..errors import InputError
+
+        self.environment(env_name)
+        if self.env_problems.get(env_name):
+            raise InputError(list(self.env_problems[env_name]))
+        names = self.deployed(env_name)
+        if len(names) == len(self.services):
+            return self
+        return Platform(self.root, MappingProxyType({n: self.services[n] for n in names}), self.environments)

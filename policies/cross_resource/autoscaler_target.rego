@@ -17,7 +17,7 @@ import rego.v1
 
 ref_field := {"HorizontalPodAutoscaler": "scaleTargetRef", "VerticalPodAutoscaler": "targetRef"}
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": ["spec", field]} if {
 	some i, d in input.documents
 	field := ref_field[d.object.kind]
 	ref := d.object.spec[field]

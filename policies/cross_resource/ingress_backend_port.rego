@@ -16,9 +16,11 @@ import data.drydock.lib.k8s
 import data.drydock.lib.net
 import rego.v1
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": be.path} if {
 	some i, ing in net.ingresses
-	some [where, backend] in net.backends(ing)
+	some be in net.backends(ing)
+	where := be.where
+	backend := be.service
 	services := k8s.services_by_ns_name
 	some j in object.get(services, [[k8s.namespace(ing), backend.name]], set())
 	s := input.documents[j]

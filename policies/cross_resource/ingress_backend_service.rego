@@ -15,9 +15,11 @@ import data.drydock.lib.k8s
 import data.drydock.lib.net
 import rego.v1
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": be.path} if {
 	some i, ing in net.ingresses
-	some [where, backend] in net.backends(ing)
+	some be in net.backends(ing)
+	where := be.where
+	backend := be.service
 	not service_exists(k8s.namespace(ing), backend.name)
 	msg := sprintf("Ingress %s backend routes to Service %s, which is not in namespace %s", [where, backend.name, k8s.namespace(ing)])
 }

@@ -16,7 +16,7 @@ import data.drydock.lib.k8s
 import data.drydock.lib.selectors
 import rego.v1
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": ["spec", "podSelector"]} if {
 	some i, d in input.documents
 	d.object.kind == "NetworkPolicy"
 	sel := object.get(d.object, ["spec", "podSelector"], {})

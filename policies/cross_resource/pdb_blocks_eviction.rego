@@ -17,19 +17,19 @@ import data.drydock.lib.k8s
 import data.drydock.lib.selectors
 import rego.v1
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": ["spec", "maxUnavailable"]} if {
 	some i, pdb in k8s.pdbs
 	zero(pdb.spec.maxUnavailable)
 	msg := sprintf("PodDisruptionBudget %s sets maxUnavailable %v: no pod can ever be evicted", [k8s.name(pdb), pdb.spec.maxUnavailable])
 }
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": ["spec", "minAvailable"]} if {
 	some i, pdb in k8s.pdbs
 	pdb.spec.minAvailable == "100%"
 	msg := sprintf("PodDisruptionBudget %s sets minAvailable 100%%: no pod can ever be evicted", [k8s.name(pdb)])
 }
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": ["spec", "minAvailable"]} if {
 	some i, pdb in k8s.pdbs
 	is_number(pdb.spec.minAvailable)
 	scalable := k8s.scalable_pods

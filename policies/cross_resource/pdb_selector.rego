@@ -16,7 +16,7 @@ import data.drydock.lib.k8s
 import data.drydock.lib.selectors
 import rego.v1
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": ["spec", "selector"]} if {
 	some i, d in input.documents
 	d.object.kind == "PodDisruptionBudget"
 	not selects_something(d.object)

@@ -3,11 +3,12 @@ package drydock.lib.k8s
 
 import rego.v1
 
-# Kinds whose pod template lives at spec.template.
-template_kinds := {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "ReplicationController"}
+# Kinds whose pod template lives at spec.template. DeploymentConfig is
+# OpenShift's Deployment; only OpenShift serves that kind.
+template_kinds := {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "ReplicationController", "DeploymentConfig"}
 
 # Kinds that run a fixed number of replicas (spec.replicas, default 1).
-scalable_kinds := {"Deployment", "StatefulSet", "ReplicaSet", "Rollout"}
+scalable_kinds := {"Deployment", "StatefulSet", "ReplicaSet", "Rollout", "DeploymentConfig"}
 
 # Kinds that run to completion: no liveness/readiness probes expected.
 batch_kinds := {"Job", "CronJob"}
@@ -19,39 +20,66 @@ is_rollout(obj) if {
 	startswith(obj.apiVersion, "argoproj.io/")
 }
 
-# pod_spec(obj) is the pod spec of a pod-bearing object (undefined otherwise).
-pod_spec(obj) := obj.spec if obj.kind == "Pod"
+# Knative Serving's Service carries a pod template at spec.template.
+is_knative_service(obj) if {
+	obj.kind == "Service"
+	startswith(obj.apiVersion, "serving.knative.dev/")
+}
 
-pod_spec(obj) := obj.spec.template.spec if obj.kind in template_kinds
+# pod_spec_path(obj): JSON path of the pod spec of a pod-bearing object
+# (undefined for other objects). Findings report paths below it.
+pod_spec_path(obj) := ["spec"] if obj.kind == "Pod"
 
-pod_spec(obj) := obj.spec.template.spec if is_rollout(obj)
+pod_spec_path(obj) := ["spec", "template", "spec"] if obj.kind in template_kinds
 
-pod_spec(obj) := obj.spec.jobTemplate.spec.template.spec if obj.kind == "CronJob"
+pod_spec_path(obj) := ["spec", "template", "spec"] if is_rollout(obj)
+
+pod_spec_path(obj) := ["spec", "template", "spec"] if is_knative_service(obj)
+
+pod_spec_path(obj) := ["spec", "jobTemplate", "spec", "template", "spec"] if obj.kind == "CronJob"
+
+# pod_spec(obj) is the pod spec of a pod-bearing object (undefined otherwise,
+# and for a workload without a pod template).
+pod_spec(obj) := spec if {
+	spec := object.get(obj, pod_spec_path(obj), false)
+	is_object(spec)
+}
 
 # pod_meta(obj) is the metadata of the pods the object creates.
 pod_meta(obj) := object.get(obj, "metadata", {}) if obj.kind == "Pod"
 
-pod_meta(obj) := object.get(obj.spec.template, "metadata", {}) if obj.kind in template_kinds
+pod_meta(obj) := object.get(obj, array.concat(array.slice(pod_spec_path(obj), 0, count(pod_spec_path(obj)) - 1), ["metadata"]), {}) if {
+	obj.kind != "Pod"
+	pod_spec_path(obj)
+}
 
-pod_meta(obj) := object.get(obj.spec.template, "metadata", {}) if is_rollout(obj)
+# Every kind pod_spec knows (Rollout only under argoproj.io, Service only under
+# serving.knative.dev).
+pod_kinds := template_kinds | {"Pod", "CronJob", "Rollout", "Service"}
 
-pod_meta(obj) := object.get(obj.spec.jobTemplate.spec.template, "metadata", {}) if obj.kind == "CronJob"
+# pod_bearing(obj): the object's kind runs pods (whether or not it has a template).
+pod_bearing(obj) if pod_spec_path(obj)
 
-# Every kind pod_spec knows (Rollout only under argoproj.io).
-pod_kinds := template_kinds | {"Pod", "CronJob", "Rollout"}
-
-# pods[i]: every pod-bearing document, keyed by its index in input.documents.
+# pods[i]: every pod-bearing document, keyed by its index in input.documents;
+# `path` is the JSON path of `spec` in the document.
 pods[i] := p if {
 	some i, d in input.documents
 	d.object.kind in pod_kinds # cheap filter first: pod_spec is a function call per document
 	spec := pod_spec(d.object)
-	p := {"obj": d.object, "spec": spec, "meta": pod_meta(d.object)}
+	p := {"obj": d.object, "spec": spec, "meta": pod_meta(d.object), "path": pod_spec_path(d.object)}
 }
 
+# at(p, rel): JSON path of rel below the pod spec of a `pods` entry.
+at(p, rel) := array.concat(p.path, rel)
+
+# in_container(p, e, rel): JSON path of rel below container entry e of pod p.
+in_container(p, e, rel) := array.concat(array.concat(p.path, e.path), rel)
+
 # containers(spec): every container of a pod spec with the list it sits in.
-containers(spec) := [{"container": c, "list": l} |
+# `path` is the container's JSON path below the pod spec ([list, index]).
+containers(spec) := [{"container": c, "list": l, "path": [l, n]} |
 	some l in container_lists
-	some c in object.get(spec, l, [])
+	some n, c in object.get(spec, l, [])
 ]
 
 # app_containers(spec): regular containers and init containers (ephemeral
@@ -83,6 +111,13 @@ effective(spec, container, key) := spec.securityContext[key] if {
 }
 
 has_key(obj, key) if _ = obj[key]
+
+# runtime_socket_path(v): the hostPath of a volume that mounts a container
+# runtime's socket (docker, containerd, CRI-O); undefined for other volumes.
+runtime_socket_path(v) := path if {
+	path := trim_suffix(v.hostPath.path, "/")
+	regex.match(`(^|/)(docker|containerd|crio|cri-dockerd)\.sock$`, path)
+}
 
 # Replica count of a scalable workload (default 1).
 replicas(obj) := object.get(obj, ["spec", "replicas"], 1)

@@ -21,13 +21,18 @@ ingress_hosts(obj) := {h | some r in object.get(obj, ["spec", "rules"], []); h :
 # tls_hosts(obj): every host covered by spec.tls.
 tls_hosts(obj) := {h | some t in object.get(obj, ["spec", "tls"], []); some h in object.get(t, "hosts", [])}
 
-# backends(obj): [where, service backend] for the default backend and every path.
+# backends(obj): {"where", "service", "path"} for the default backend and every
+# rule path; `path` is the JSON path of the backend's `service` field.
+# (Iterate with `some r, rule in ...`: a bare `some p` inside a comprehension
+# is re-declared per rule and regorus rejects it as a duplicate local.)
 backends(obj) := array.concat(
-	[["spec.defaultBackend", b] | b := obj.spec.defaultBackend.service],
-	[[sprintf("rules[%d].http.paths[%d]", [r, p]), path.backend.service] |
-		some r
-		rule := obj.spec.rules[r]
-		some p
-		path := rule.http.paths[p]
+	[{"where": "spec.defaultBackend", "service": b, "path": ["spec", "defaultBackend", "service"]} |
+		b := obj.spec.defaultBackend.service
+	],
+	[{"where": sprintf("rules[%d].http.paths[%d]", [r, n]), "service": hp.backend.service,
+	  "path": ["spec", "rules", r, "http", "paths", n, "backend", "service"]} |
+		some r, rule in object.get(obj, ["spec", "rules"], [])
+		some n, hp in object.get(rule, ["http", "paths"], [])
+		hp.backend.service
 	],
 )

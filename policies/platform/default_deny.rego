@@ -23,14 +23,14 @@ namespace_objects[ns] := min(indexes) if some ns, indexes in k8s.namespace_docs
 workload_namespaces contains k8s.namespace(p.obj) if some p in k8s.pods
 
 # Report on the Namespace object when the render has one ...
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": ["metadata", "name"]} if {
 	some ns, i in namespace_objects
 	not protected(ns)
 	msg := sprintf("namespace %s has no default-deny NetworkPolicy (podSelector {} with policyTypes Ingress and Egress)", [ns])
 }
 
 # ... otherwise on the first workload in that namespace.
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": ["metadata", "namespace"]} if {
 	some ns in workload_namespaces
 	not namespace_objects[ns]
 	not protected(ns)

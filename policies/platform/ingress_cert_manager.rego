@@ -18,7 +18,7 @@ import rego.v1
 
 issuer_annotations := ["cert-manager.io/cluster-issuer", "cert-manager.io/issuer"]
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": ["metadata", "annotations"]} if {
 	some i, ing in net.ingresses
 	not has_issuer(ing)
 	msg := "Ingress has no cert-manager.io/cluster-issuer or cert-manager.io/issuer annotation"

@@ -15,16 +15,17 @@ package drydock.rules.ingress_tls
 import data.drydock.lib.net
 import rego.v1
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": ["spec"]} if {
 	some i, ing in net.ingresses
 	count(object.get(ing, ["spec", "tls"], [])) == 0
 	msg := "Ingress has no spec.tls; it serves plain HTTP"
 }
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": ["spec", "rules", n, "host"]} if {
 	some i, ing in net.ingresses
 	count(object.get(ing, ["spec", "tls"], [])) > 0
-	some host in net.ingress_hosts(ing)
+	some n, rule in object.get(ing, ["spec", "rules"], [])
+	host := rule.host
 	not host in net.tls_hosts(ing)
 	msg := sprintf("Ingress host %s is not listed in any spec.tls[].hosts", [host])
 }

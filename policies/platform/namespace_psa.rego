@@ -18,7 +18,7 @@ import rego.v1
 
 label := "pod-security.kubernetes.io/enforce"
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": ["metadata", "labels", label]} if {
 	some i, d in input.documents
 	d.object.kind == "Namespace"
 	value := object.get(k8s.labels(d.object), label, "<unset>")

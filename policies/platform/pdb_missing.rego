@@ -16,7 +16,7 @@ import data.drydock.lib.k8s
 import data.drydock.lib.selectors
 import rego.v1
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": ["spec", "replicas"]} if {
 	some i, p in k8s.scalable_pods
 	p.obj.kind != "ReplicaSet"
 	replicated(p.obj)

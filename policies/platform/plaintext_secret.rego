@@ -15,7 +15,7 @@ package drydock.rules.plaintext_secret
 import data.drydock.lib.k8s
 import rego.v1
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": ["data"]} if {
 	some i, d in input.documents
 	d.object.kind == "Secret"
 	d.object.apiVersion == "v1"

@@ -19,7 +19,7 @@ default_required := ["app.kubernetes.io/name", "app.kubernetes.io/part-of", "app
 
 required := object.get(input, ["env", "requiredLabels"], default_required)
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": ["metadata", "labels"]} if {
 	some i, p in k8s.pods
 	missing := [l | some l in required; not present(p.obj, l)]
 	count(missing) > 0

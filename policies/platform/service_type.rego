@@ -19,7 +19,7 @@ exposing := {"LoadBalancer", "NodePort"}
 
 allowed := object.get(input, ["env", "allowedServiceTypes"], ["ClusterIP", "ExternalName"])
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": ["spec", "type"]} if {
 	some i, d in input.documents
 	d.object.kind == "Service"
 	type := d.object.spec.type

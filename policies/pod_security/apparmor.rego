@@ -22,7 +22,7 @@ annotation_prefix := "container.apparmor.security.beta.kubernetes.io/"
 
 allowed_types := {"RuntimeDefault", "Localhost"}
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": array.concat(array.slice(p.path, 0, count(p.path) - 1), ["metadata", "annotations", key])} if {
 	some i, p in k8s.pods
 	some key, value in k8s.annotations({"metadata": p.meta})
 	startswith(key, annotation_prefix)
@@ -30,14 +30,14 @@ deny contains {"msg": msg, "doc": i} if {
 	msg := sprintf("annotation %s is %v; only runtime/default or localhost/<profile> are allowed", [key, value])
 }
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": k8s.at(p, ["securityContext", "appArmorProfile", "type"])} if {
 	some i, p in k8s.pods
 	t := p.spec.securityContext.appArmorProfile.type
 	not t in allowed_types
 	msg := sprintf("pod securityContext.appArmorProfile.type is %v; use RuntimeDefault or Localhost", [t])
 }
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": k8s.in_container(p, e, ["securityContext", "appArmorProfile", "type"])} if {
 	some i, p in k8s.pods
 	some e in k8s.containers(p.spec)
 	t := e.container.securityContext.appArmorProfile.type

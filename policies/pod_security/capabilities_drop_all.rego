@@ -10,13 +10,13 @@
 #   id: DD-PSS-008
 #   severity: HIGH
 #   fix: Add "ALL" to securityContext.capabilities.drop of the container.
-#   trivy: [KSV-0003]
+#   trivy: [KSV-0003, KSV-0004, KSV-0106]
 package drydock.rules.capabilities_drop_all
 
 import data.drydock.lib.k8s
 import rego.v1
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": k8s.in_container(p, e, ["securityContext", "capabilities", "drop"])} if {
 	some i, p in k8s.pods
 	some e in k8s.containers(p.spec)
 	not drops_all(e.container)

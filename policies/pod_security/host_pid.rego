@@ -14,7 +14,7 @@ package drydock.rules.host_pid
 import data.drydock.lib.k8s
 import rego.v1
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": k8s.at(p, ["hostPID"])} if {
 	some i, p in k8s.pods
 	p.spec.hostPID == true
 	msg := "pod spec sets hostPID: true"

@@ -15,10 +15,10 @@ package drydock.rules.host_port
 import data.drydock.lib.k8s
 import rego.v1
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": k8s.in_container(p, e, ["ports", n, "hostPort"])} if {
 	some i, p in k8s.pods
 	some e in k8s.containers(p.spec)
-	some port in object.get(e.container, "ports", [])
+	some n, port in object.get(e.container, "ports", [])
 	object.get(port, "hostPort", 0) != 0
 	msg := sprintf("%s binds hostPort %v", [k8s.describe(e), port.hostPort])
 }

@@ -14,13 +14,13 @@ package drydock.rules.host_process
 import data.drydock.lib.k8s
 import rego.v1
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": k8s.at(p, ["securityContext", "windowsOptions", "hostProcess"])} if {
 	some i, p in k8s.pods
 	p.spec.securityContext.windowsOptions.hostProcess == true
 	msg := "pod securityContext.windowsOptions.hostProcess is true"
 }
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": k8s.in_container(p, e, ["securityContext", "windowsOptions", "hostProcess"])} if {
 	some i, p in k8s.pods
 	some e in k8s.containers(p.spec)
 	e.container.securityContext.windowsOptions.hostProcess == true

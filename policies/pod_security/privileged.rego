@@ -16,7 +16,7 @@ package drydock.rules.privileged
 import data.drydock.lib.k8s
 import rego.v1
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": k8s.in_container(p, e, ["securityContext", "privileged"])} if {
 	some i, p in k8s.pods
 	some e in k8s.containers(p.spec)
 	e.container.securityContext.privileged == true

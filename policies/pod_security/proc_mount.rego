@@ -15,7 +15,7 @@ package drydock.rules.proc_mount
 import data.drydock.lib.k8s
 import rego.v1
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": k8s.in_container(p, e, ["securityContext", "procMount"])} if {
 	some i, p in k8s.pods
 	some e in k8s.containers(p.spec)
 	mount := e.container.securityContext.procMount

@@ -16,13 +16,13 @@ package drydock.rules.run_as_user_root
 import data.drydock.lib.k8s
 import rego.v1
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": k8s.at(p, ["securityContext", "runAsUser"])} if {
 	some i, p in k8s.pods
 	p.spec.securityContext.runAsUser == 0
 	msg := "pod securityContext sets runAsUser: 0 (root)"
 }
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": k8s.in_container(p, e, ["securityContext", "runAsUser"])} if {
 	some i, p in k8s.pods
 	some e in k8s.containers(p.spec)
 	e.container.securityContext.runAsUser == 0

@@ -11,7 +11,7 @@
 #   id: DD-PSS-012
 #   severity: MEDIUM
 #   fix: Set securityContext.seccompProfile.type to RuntimeDefault on the pod spec (containers inherit it).
-#   trivy: [KSV-0030]
+#   trivy: [KSV-0030, KSV-0104]
 package drydock.rules.seccomp
 
 import data.drydock.lib.k8s
@@ -19,14 +19,14 @@ import rego.v1
 
 allowed := {"RuntimeDefault", "Localhost"}
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": k8s.in_container(p, e, ["securityContext", "seccompProfile", "type"])} if {
 	some i, p in k8s.pods
 	some e in k8s.containers(p.spec)
 	not allowed_profile(p.spec, e.container)
 	msg := sprintf("%s has no RuntimeDefault/Localhost seccomp profile (effective seccompProfile.type: %v)", [k8s.describe(e), profile_type(p.spec, e.container)])
 }
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": k8s.at(p, ["securityContext", "seccompProfile", "type"])} if {
 	some i, p in k8s.pods
 	t := p.spec.securityContext.seccompProfile.type
 	not t in allowed

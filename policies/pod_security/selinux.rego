@@ -20,27 +20,29 @@ import rego.v1
 allowed_types := {"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"}
 
 # options: [doc index, where, seLinuxOptions] for the pod and every container.
-options contains [i, where, opts] if {
+options contains [i, where, opts, where_path] if {
 	some i, p in k8s.pods
 	opts := p.spec.securityContext.seLinuxOptions
 	where := "pod securityContext"
+	where_path := k8s.at(p, ["securityContext", "seLinuxOptions"])
 }
 
-options contains [i, where, opts] if {
+options contains [i, where, opts, where_path] if {
 	some i, p in k8s.pods
 	some e in k8s.containers(p.spec)
 	opts := e.container.securityContext.seLinuxOptions
 	where := k8s.describe(e)
+	where_path := k8s.in_container(p, e, ["securityContext", "seLinuxOptions"])
 }
 
-deny contains {"msg": msg, "doc": i} if {
-	some [i, where, opts] in options
+deny contains {"msg": msg, "doc": i, "path": array.concat(where_path, ["type"])} if {
+	some [i, where, opts, where_path] in options
 	not object.get(opts, "type", "") in allowed_types
 	msg := sprintf("%s sets seLinuxOptions.type %v; allowed: container_t, container_init_t, container_kvm_t, container_engine_t", [where, opts.type])
 }
 
-deny contains {"msg": msg, "doc": i} if {
-	some [i, where, opts] in options
+deny contains {"msg": msg, "doc": i, "path": array.concat(where_path, [field])} if {
+	some [i, where, opts, where_path] in options
 	some field in ["user", "role"]
 	object.get(opts, field, "") != ""
 	msg := sprintf("%s sets seLinuxOptions.%s %v; custom SELinux users and roles are not allowed", [where, field, opts[field]])

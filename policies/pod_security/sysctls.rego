@@ -28,9 +28,9 @@ safe := {
 	"net.ipv4.tcp_keepalive_probes",
 }
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": k8s.at(p, ["securityContext", "sysctls", n])} if {
 	some i, p in k8s.pods
-	some s in object.get(p.spec, ["securityContext", "sysctls"], [])
+	some n, s in object.get(p.spec, ["securityContext", "sysctls"], [])
 	not s.name in safe
 	msg := sprintf("pod securityContext.sysctls sets unsafe sysctl %v", [s.name])
 }

@@ -16,7 +16,7 @@ package drydock.rules.cluster_admin_binding
 import data.drydock.lib.rbac
 import rego.v1
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": ["roleRef", "name"]} if {
 	some i, b in rbac.bindings
 	b.roleRef.kind == "ClusterRole"
 	b.roleRef.name == "cluster-admin"

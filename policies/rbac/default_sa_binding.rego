@@ -15,9 +15,9 @@ package drydock.rules.default_sa_binding
 import data.drydock.lib.rbac
 import rego.v1
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": ["subjects", n]} if {
 	some i, b in rbac.bindings
-	some s in object.get(b, "subjects", [])
+	some n, s in object.get(b, "subjects", [])
 	s.kind == "ServiceAccount"
 	s.name == "default"
 	msg := sprintf("%s grants %s %s to the default ServiceAccount of namespace %s", [b.kind, b.roleRef.kind, b.roleRef.name, object.get(s, "namespace", object.get(b.metadata, "namespace", "default"))])

@@ -16,7 +16,7 @@ import rego.v1
 
 dangerous := {"escalate", "bind", "impersonate"}
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": ["rules", n, "verbs"]} if {
 	some [i, n, rule] in rbac.role_rules
 	some verb in rule.verbs
 	verb in dangerous

@@ -18,7 +18,7 @@ import rego.v1
 
 read_verbs := {"get", "list", "watch", "*"}
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": ["rules", n, "verbs"]} if {
 	some [i, n, rule] in rbac.role_rules
 	rbac.core_group(rule)
 	"secrets" in object.get(rule, "resources", [])

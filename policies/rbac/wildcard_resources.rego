@@ -15,7 +15,7 @@ package drydock.rules.wildcard_resources
 import data.drydock.lib.rbac
 import rego.v1
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": ["rules", n, "resources"]} if {
 	some [i, n, rule] in rbac.role_rules
 	"*" in object.get(rule, "resources", [])
 	msg := sprintf("rules[%d] grants %s on every resource (\"*\")", [n, concat(", ", rule.verbs)])

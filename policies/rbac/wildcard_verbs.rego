@@ -15,7 +15,7 @@ package drydock.rules.wildcard_verbs
 import data.drydock.lib.rbac
 import rego.v1
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": ["rules", n, "verbs"]} if {
 	some [i, n, rule] in rbac.role_rules
 	"*" in rule.verbs
 	msg := sprintf("rules[%d] grants every verb (\"*\") on %s", [n, rbac.describe_resources(rule)])

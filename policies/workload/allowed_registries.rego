@@ -9,13 +9,15 @@
 # custom:
 #   id: DD-WKL-010
 #   severity: HIGH
-#   fix: Mirror the image into an allowed registry and reference it from there, or add the registry to allowedRegistries.
+#   fix: Mirror the image into a registry the environment trusts and set the container's image to it.
+#   fix_input: Set spec.image in the services/ file to an image under one of spec.images.registries in environments/<env>.yaml, or add its registry there.
+#   trivy: [KSV-0125]
 package drydock.rules.allowed_registries
 
 import data.drydock.lib.k8s
 import rego.v1
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": k8s.in_container(p, e, ["image"])} if {
 	allowed := input.env.allowedRegistries
 	some i, p in k8s.pods
 	some e in k8s.containers(p.spec)

@@ -18,13 +18,13 @@ package drydock.rules.automount_token
 import data.drydock.lib.k8s
 import rego.v1
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": k8s.at(p, ["automountServiceAccountToken"])} if {
 	some i, p in k8s.pods
 	not token_disabled(p)
 	msg := sprintf("pod spec mounts the service account token of %s (automountServiceAccountToken is not false)", [service_account(p)])
 }
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": ["automountServiceAccountToken"]} if {
 	some i, d in input.documents
 	d.object.kind == "ServiceAccount"
 	object.get(d.object, "automountServiceAccountToken", true) != false

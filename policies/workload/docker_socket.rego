@@ -10,18 +10,15 @@
 #   id: DD-WKL-012
 #   severity: CRITICAL
 #   fix: Remove the hostPath volume for the runtime socket; build images with a rootless builder instead.
-#   trivy: [KSV-0006]
+#   trivy: [KSV-0006, KSV-0023, KSV-0121]
 package drydock.rules.docker_socket
 
 import data.drydock.lib.k8s
 import rego.v1
 
-socket := `(^|/)(docker|containerd|crio|cri-dockerd)\.sock$`
-
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": k8s.at(p, ["volumes", n, "hostPath", "path"])} if {
 	some i, p in k8s.pods
-	some v in object.get(p.spec, "volumes", [])
-	path := trim_suffix(v.hostPath.path, "/")
-	regex.match(socket, path)
+	some n, v in object.get(p.spec, "volumes", [])
+	path := k8s.runtime_socket_path(v)
 	msg := sprintf("volume \"%s\" mounts the container runtime socket %s from the node", [object.get(v, "name", "<unnamed>"), path])
 }

@@ -20,10 +20,10 @@ credential_name := `(?i)(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCE
 # Names that point at or describe a credential rather than hold one.
 not_a_credential := `(?i)_(FILE|PATH|DIR|NAME|REF|KEY_?ID|ID|URL|ENDPOINT|TTL|EXPIRY|TIMEOUT|ENABLED|HEADER|ISSUER|AUDIENCE|LENGTH)$`
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": k8s.in_container(p, e, ["env", n, "value"])} if {
 	some i, p in k8s.pods
 	some e in k8s.containers(p.spec)
-	some env in object.get(e.container, "env", [])
+	some n, env in object.get(e.container, "env", [])
 	is_string(env.value) # cheap tests before the regular expressions
 	env.value != ""
 	regex.match(credential_name, env.name)

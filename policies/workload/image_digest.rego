@@ -8,14 +8,15 @@
 # custom:
 #   id: DD-WKL-009
 #   severity: MEDIUM
-#   fix: Reference the image as name:tag@sha256:<digest> (the services/ file's image field takes the digest).
+#   fix: Reference the container image as name:tag@sha256:<digest>.
+#   fix_input: Pin this service's entry under spec.images.versions in environments/<env>.yaml as version@sha256:digest.
 package drydock.rules.image_digest
 
 import data.drydock.lib.images
 import data.drydock.lib.k8s
 import rego.v1
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": k8s.in_container(p, e, ["image", "tag"])} if {
 	input.env.requireDigest == true
 	some i, p in k8s.pods
 	some e in k8s.containers(p.spec)

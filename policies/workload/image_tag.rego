@@ -8,7 +8,8 @@
 # custom:
 #   id: DD-WKL-008
 #   severity: MEDIUM
-#   fix: Use an explicit version tag (and ideally a digest), e.g. registry.example.com/shop/app:1.4.2@sha256:...
+#   fix: Set the container image to an explicit version tag, ideally with a digest (name:1.4.2@sha256:...).
+#   fix_input: Set this service's entry under spec.images.versions in environments/<env>.yaml to an explicit version (ideally version@sha256:digest).
 #   trivy: [KSV-0013]
 package drydock.rules.image_tag
 
@@ -16,7 +17,7 @@ import data.drydock.lib.images
 import data.drydock.lib.k8s
 import rego.v1
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": k8s.in_container(p, e, ["image", "tag"])} if {
 	some i, p in k8s.pods
 	some e in k8s.containers(p.spec)
 	image := e.container.image
@@ -25,7 +26,7 @@ deny contains {"msg": msg, "doc": i} if {
 	msg := sprintf("%s image %s has no tag (it means :latest)", [k8s.describe(e), image])
 }
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": k8s.in_container(p, e, ["image", "tag"])} if {
 	some i, p in k8s.pods
 	some e in k8s.containers(p.spec)
 	image := e.container.image

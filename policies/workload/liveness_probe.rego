@@ -14,10 +14,10 @@ package drydock.rules.liveness_probe
 import data.drydock.lib.k8s
 import rego.v1
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": k8s.at(p, ["containers", n])} if {
 	some i, p in k8s.pods
 	not p.obj.kind in k8s.batch_kinds
-	some c in object.get(p.spec, "containers", [])
+	some n, c in object.get(p.spec, "containers", [])
 	not c.livenessProbe
 	msg := sprintf("container \"%s\" has no livenessProbe", [object.get(c, "name", "<unnamed>")])
 }

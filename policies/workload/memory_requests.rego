@@ -7,14 +7,15 @@
 # custom:
 #   id: DD-WKL-004
 #   severity: LOW
-#   fix: Set resources.requests.memory on the container (drydock sets memory requests equal to limits).
+#   fix: Set resources.requests.memory on the container.
+#   fix_input: Set spec.resources.memory in environments/<env>.yaml (or spec.overrides.<env>.memory in the services/ file); drydock renders requests equal to limits.
 #   trivy: [KSV-0016]
 package drydock.rules.memory_requests
 
 import data.drydock.lib.k8s
 import rego.v1
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": k8s.in_container(p, e, ["resources", "requests", "memory"])} if {
 	some i, p in k8s.pods
 	some e in k8s.app_containers(p.spec)
 	not has_value(e.container)

@@ -15,7 +15,7 @@ package drydock.rules.read_only_root_fs
 import data.drydock.lib.k8s
 import rego.v1
 
-deny contains {"msg": msg, "doc": i} if {
+deny contains {"msg": msg, "doc": i, "path": k8s.in_container(p, e, ["securityContext", "readOnlyRootFilesystem"])} if {
 	some i, p in k8s.pods
 	some e in k8s.app_containers(p.spec)
 	object.get(e.container, ["securityContext", "readOnlyRootFilesystem"], false) != true

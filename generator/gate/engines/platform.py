@@ -18,8 +18,8 @@ from . import EngineResult
 
 Check = Callable[..., "tuple[list[Finding], dict]"]
 
-# Modules with a `check(system, ctx)`, in report order. network.py (reachability) is
-# optional until it lands: a module that does not exist is skipped, one that fails is an error.
+# Modules with a `check(system, ctx)`, in report order. A module that does not exist is
+# skipped (a trimmed install); one that fails is an error.
 CHECK_MODULES = ("generator.platform.argo", "generator.platform.identity", "generator.platform.network")
 
 

@@ -30,7 +30,8 @@ from urllib.parse import urlparse
 import yaml
 
 from ...errors import EngineError, InputError, Problem
-from ...core import Document, Finding, Severity
+from ...core import Document, Finding, Severity, scope_path, source_for
+from ...yamlio import field_span
 
 RULES_ROOT = "drydock.rules"
 QUERY = "data." + RULES_ROOT
@@ -58,6 +59,12 @@ class Rule:
     package: str  # e.g. drydock.rules.privileged
     file: Path
     line: int = 1  # line of the `package` statement
+    fix_input: str = ""  # the fix in drydock's own input files, for resources drydock rendered
+
+    def fix_for(self, doc: Document) -> str:
+        """The fix as whoever runs the check applies it: the input key for a resource drydock
+        rendered (it has a source), the manifest field otherwise."""
+        return self.fix_input if self.fix_input and doc.source is not None else self.fix
 
 
 @dataclass(frozen=True)
@@ -258,6 +265,7 @@ def _parse_rule(pf: PolicyFile, package_line: int) -> Rule:
         id=rid, title=title, description=" ".join(str(meta.get("description") or "").split()),
         severity=severity, fix=" ".join(str(custom.get("fix") or "").split()), url=url,
         trivy_ids=tuple(str(t) for t in trivy), package=pf.package, file=pf.path, line=package_line,
+        fix_input=" ".join(str(custom.get("fix_input") or "").split()),
     )
 
 
@@ -327,6 +335,18 @@ def _deny_of(value: dict, rule: Rule) -> Any:
     return node.get("deny") if isinstance(node, dict) else None
 
 
+def _judged_path(item: dict, rule: Rule, engine: str) -> tuple | None:
+    """The deny entry's `path` (keys and list indexes of the field the rule judged), if any."""
+    raw = item.get("path")
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not all(isinstance(p, (str, int, float)) and not isinstance(p, bool) for p in raw):
+        raise EngineError(Problem(f"{engine}: rule {rule.id} returned path {json.dumps(raw)[:200]}; "
+                                  "a deny entry's path must be an array of keys and list indexes",
+                                  file=str(rule.file), line=rule.line, hint="fix the rule's deny head"))
+    return tuple(int(p) if isinstance(p, float) and p.is_integer() else p for p in raw)
+
+
 def findings_from_result(value: dict, bundle: PolicyBundle, docs: Sequence[Document], engine: str) -> list[Finding]:
     """Map `data.drydock.rules` to Findings; a rule missing from the result is an EngineError."""
     value = _check_result(value, bundle, engine)
@@ -349,10 +369,15 @@ def findings_from_result(value: dict, bundle: PolicyBundle, docs: Sequence[Docum
                                           "each deny entry must be {\"msg\": string, \"doc\": index into input.documents}",
                                           file=str(rule.file), line=rule.line, hint="fix the rule's deny head"))
             doc = docs[idx]
+            path = _judged_path(item, rule, engine)
+            span = field_span(doc, path) if path else None
+            line, end_line = span if span else (doc.line, None)
+            scope = field_span(doc, scope_path(path))
             out.append((idx, rule.id, msg, Finding(
                 rule_id=rule.id, title=rule.title, severity=rule.severity, message=msg, engine=engine,
-                resource=doc.resource, file=doc.file, line=doc.line, source=doc.source,
-                related_ids=rule.trivy_ids, fix=rule.fix, url=rule.url,
+                resource=doc.resource, file=doc.file, line=line, end_line=end_line if end_line != line else None,
+                source=source_for(doc, path), related_ids=rule.trivy_ids, fix=rule.fix_for(doc), url=rule.url, path=path,
+                scope=scope,
             )))
     out.sort(key=lambda t: t[:3])
     return [f for *_, f in out]

@@ -51,7 +51,7 @@ VERSION_TIMEOUT = 30.0
 # Measured with bench/trivy_bench.py; env DRYDOCK_TRIVY_SHARDS forces a count.
 MIN_DOCS_PER_SHARD = 80
 # Bump when the stored entry layout or the mapping from Trivy JSON changes.
-GATE_FORMAT = 1
+GATE_FORMAT = 2  # 2: records carry end_offset (CauseMetadata.EndLine)
 
 INSTALL_HINT = "install drydock with its dependencies (`pip install .`) or put trivy on PATH"
 _EXE = "trivy.exe" if os.name == "nt" else "trivy"
@@ -218,6 +218,7 @@ def _entry(misconf: dict) -> dict:
     rule_id, related = _ids(misconf)
     cause = misconf.get("CauseMetadata") if isinstance(misconf.get("CauseMetadata"), dict) else {}
     start = cause.get("StartLine")
+    end = cause.get("EndLine")
     return {
         "rule_id": rule_id,
         "related_ids": list(related),
@@ -228,6 +229,7 @@ def _entry(misconf: dict) -> dict:
         "url": str(misconf.get("PrimaryURL") or ""),
         # 1-based line inside the document text; None when Trivy gives none.
         "offset": start if isinstance(start, int) and start > 0 else None,
+        "end_offset": end if isinstance(end, int) and isinstance(start, int) and end > start > 0 else None,
     }
 
 
@@ -254,8 +256,13 @@ def leading_lines(text: str) -> int:
 def to_finding(entry: dict, doc: Document) -> Finding:
     """Rebuild a Finding from a cache record and the Document it belongs to now."""
     offset = entry.get("offset")
+    end_line = None
     if doc.text is not None and isinstance(offset, int):
-        line = max(doc.line, doc.line + offset - 1 - leading_lines(doc.text))
+        shift = doc.line - 1 - leading_lines(doc.text)
+        line = max(doc.line, offset + shift)
+        end = entry.get("end_offset")
+        if isinstance(end, int) and end + shift > line:
+            end_line = end + shift
     else:
         line = doc.line
     return Finding(
@@ -267,6 +274,7 @@ def to_finding(entry: dict, doc: Document) -> Finding:
         resource=doc.resource,
         file=doc.file,
         line=line,
+        end_line=end_line,
         source=doc.source,
         related_ids=tuple(entry.get("related_ids") or ()),
         fix=entry.get("fix", ""),
@@ -279,7 +287,7 @@ def _valid_entry(e: dict) -> bool:
         Severity.parse(e["severity"])
         return all(isinstance(e[k], str) for k in ("rule_id", "title", "message")) and (
             e.get("offset") is None or isinstance(e.get("offset"), int)
-        )
+        ) and (e.get("end_offset") is None or isinstance(e.get("end_offset"), int))
     except (KeyError, ValueError, TypeError):
         return False
 
@@ -332,6 +340,10 @@ def parse_report(stdout: str, names: Sequence[str], expected: Sequence[str] = ()
 def document_text(doc: Document) -> str:
     """What Trivy scans for a document (and what the cache key covers)."""
     if doc.text is not None:
+        if doc.implied_keys:  # a typed List's item: add its kind/apiVersion after the object (lines unchanged)
+            indent = " " * (len(doc.text) - len(doc.text.lstrip(" ")))
+            extra = "".join(f"{indent}{k}: {json.dumps(v)}\n" for k, v in doc.implied_keys.items())
+            return doc.text.rstrip("\n") + "\n" + extra
         return doc.text
     return yaml.safe_dump(doc.obj, sort_keys=False, default_flow_style=False, allow_unicode=True)
 

@@ -32,6 +32,8 @@ def _command(f: Finding, blocking: frozenset) -> str:
         props.append(("file", f.file))
         if f.line:
             props.append(("line", str(f.line)))
+            if f.end_line and f.end_line > f.line:
+                props.append(("endLine", str(f.end_line)))
     elif f.source:
         props.append(("file", f.source.file))
         props.append(("line", str(f.source.line)))

@@ -76,10 +76,12 @@ def _fingerprint(f: Finding) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
 
 
-def _physical(uri: str, line: int | None) -> dict:
+def _physical(uri: str, line: int | None, end_line: int | None = None) -> dict:
     loc: dict = {"artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"}}
     if line and line > 0:
         loc["region"] = {"startLine": int(line)}
+        if end_line and end_line > line:
+            loc["region"]["endLine"] = int(end_line)
     return loc
 
 
@@ -97,7 +99,7 @@ def _result(f: Finding, blocking: frozenset, rule_index: int) -> dict:
     }
     # GitHub wants at least one location; the rendered file, else the source line.
     if f.file:
-        res["locations"] = [{"physicalLocation": _physical(f.file, f.line)}]
+        res["locations"] = [{"physicalLocation": _physical(f.file, f.line, f.end_line)}]
     elif f.source:
         res["locations"] = [{"physicalLocation": _physical(f.source.file, f.source.line)}]
     if f.source and f.file:

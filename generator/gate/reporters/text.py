@@ -76,5 +76,10 @@ def render(report: Report, *, color: bool = False, rules: dict | None = None) ->
         out.append("")
     for s in report.skipped:
         out.append(f"skipped: {_one_line(s)}")
+    settings = report.extras.get("settings") or {}
+    if settings.get("from"):
+        out.append(f"settings: environment {settings['env']} (from {settings['from']})")
+    if settings.get("note"):
+        out.append(f"settings: {settings['note']}")
     out.append(summary_line(report))
     return "\n".join(out) + "\n"
