@@ -34,7 +34,7 @@ def summary(r: dict) -> str:
                     f"warm {s['warm']['ratio']:.2f}x (<= 0.20), --check {s['check']['ratio']:.2f}x (<= 0.10)")
     if "render_bench" in r:
         for m in r["render_bench"]["marginal"]:
-            bits.append(f"render {m['ms_per_service']:.1f} ms/service at {m['at']} (CPU {m['cpu_ms_per_service']:.1f}; <= 15)")
+            bits.append(f"render {m['ms_per_service']:.1f} ms/service at {m['at']} (CPU {m['cpu_ms_per_service']:.1f}, target <= 15)")
     if "schema_bench" in r and r["schema_bench"].get("ratio"):
         bits.append(f"schema {r['schema_bench']['ratio']:.0f}x kubernetes-validate")
     if "policy_bench" in r and r["policy_bench"].get("ratio"):
