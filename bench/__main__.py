@@ -6,7 +6,7 @@ import platform
 import sys
 import time
 
-BENCHES = ["speed_bench", "render_bench", "schema_bench", "policy_bench", "trivy_bench", "gate_bench"]
+BENCHES = ["speed_bench", "render_bench", "schema_bench", "policy_bench", "trivy_bench", "gate_bench", "helm_bench"]
 
 
 def main() -> int:
@@ -43,6 +43,9 @@ def summary(r: dict) -> str:
         g = r["gate_bench"]
         bits.append(f"full gate cold {g['cold_s']:.1f} s / warm {g['warm_s']:.1f} s")
         bits.append(f"peak RSS {g['peak_rss_mb']:.0f} MB at {g['rss_services']} services x 3 envs (<= 800 at 1,000)")
+    if "helm_bench" in r:
+        h = r["helm_bench"]
+        bits.append(f"helm add-ons cold {h['cold_s']:.1f} s / warm {h['warm_s']:.2f} s")
     return "ratios: " + "; ".join(bits)
 
 

@@ -142,6 +142,8 @@ def gate_options(f):
 
     f = click.option("--engines", default=",".join(DEFAULT_ENGINES), show_default=True,
                      help=f"Comma-separated gates to run: {', '.join(ALL_ENGINES)}.")(f)
+    f = click.option("--charts", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="Helm chart folder for the platform engine (default: $DRYDOCK_CHARTS, else .drydock/charts).")(f)
     f = click.option("--engine", type=click.Choice(ENGINE_CHOICES), default="regorus", show_default=True,
                      help="Rego engine: embedded regorus, the opa CLI, or an OPA server.")(f)
     f = click.option("--opa-url", metavar="URL", help="OPA server URL for --engine opa-server (e.g. http://127.0.0.1:8181).")(f)
@@ -162,7 +164,7 @@ def gate_options(f):
 
 
 def _gate_opts(state: State, engines: str, engine: str, opa_url: str | None, policy_dirs, waivers_file,
-               threshold: str | None, no_cache: bool, cache_dir: Path | None):
+               threshold: str | None, no_cache: bool, cache_dir: Path | None, charts: Path | None = None):
     from .core import Severity
     from .gate.engines import ALL_ENGINES
     from .pipeline import GateOptions
@@ -178,7 +180,7 @@ def _gate_opts(state: State, engines: str, engine: str, opa_url: str | None, pol
 
     cache = None if no_cache else (cache_dir or default_cache_dir())
     return GateOptions(engines=chosen, engine=engine, opa_url=opa_url, policy_dirs=tuple(policy_dirs),
-                       waivers_file=waivers_file, cache_dir=cache,
+                       waivers_file=waivers_file, cache_dir=cache, charts=charts,
                        threshold=Severity.parse(threshold) if threshold else None)
 
 
@@ -417,9 +419,10 @@ def test_policies(state: State, policy_dirs) -> None:
 
 
 @cli.command()
-@click.option("--base", required=True, metavar="REF", help="Git ref to compare against (e.g. origin/main).")
-@click.option("--head", metavar="REF", help="Git ref with the change (default: HEAD).")
-@click.option("--worktree", is_flag=True, help="Compare against the working tree instead of a ref.")
+@click.option("--base", metavar="REF", help="Git ref to compare against (e.g. origin/main). "
+              "Without it: HEAD against the working tree, like `git diff`.")
+@click.option("--head", metavar="REF", help="Git ref with the change (default: HEAD; needs --base).")
+@click.option("--worktree", is_flag=True, help="Compare --base against the working tree (uncommitted changes included).")
 @click.option("--env", metavar="ENV", help="Only this environment.")
 @click.option("--format", "fmt", type=click.Choice(["markdown", "text", "json"]), default="markdown", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
@@ -431,6 +434,8 @@ def test_policies(state: State, policy_dirs) -> None:
 def diff(state: State, base, head, worktree, env, fmt, output, no_policy, render_inputs) -> None:
     """Semantic diff of rendered/ between two git refs, for PR review.
 
+    With no arguments: HEAD against the working tree (uncommitted changes), like `git diff`.
+
     Resources are compared by identity (apiVersion/kind/namespace/name), not by
     file text. Risky changes (images, replicas, resources, RBAC, NetworkPolicy,
     Ingress/TLS, CRDs, anything in prod) are listed first; secret-like values are
@@ -438,6 +443,7 @@ def diff(state: State, base, head, worktree, env, fmt, output, no_policy, render
 
     \b
     Examples:
+      drydock diff
       drydock diff --base origin/main
       drydock diff --base HEAD~1 --format text
       drydock diff --base main --worktree --env prod
@@ -446,11 +452,14 @@ def diff(state: State, base, head, worktree, env, fmt, output, no_policy, render
     from .pipeline import GateOptions, policy_findings_at
 
     result = (diff_renders if render_inputs else diff_refs)(state.repo, base, head, worktree=worktree, env=env)
+    if result.uncommitted:
+        state.warn(f"{len(result.uncommitted)} file(s) with uncommitted changes are not included "
+                   f"(e.g. {result.uncommitted[0]}); add --worktree to include them")
     if not no_policy and not render_inputs and result.changes:
         opts = GateOptions(engines=("policy",))
         try:
-            before = policy_findings_at(state.repo, base, env, opts)
-            after = policy_findings_at(state.repo, None if worktree else (head or "HEAD"), env, opts)
+            before = policy_findings_at(state.repo, result.base, env, opts)
+            after = policy_findings_at(state.repo, None if result.head_sha is None else result.head, env, opts)
             set_policy_delta(result, before, after)
         except DrydockError as exc:
             state.warn(f"policy delta skipped: {exc.problems[0].render()}")
@@ -540,6 +549,48 @@ def new_service(state: State, name, component, port, depends_on, datastores, que
         click.echo("next:")
         for line in made.next_commands:
             click.echo(f"  {line}")
+
+
+@cli.group()
+def charts() -> None:
+    """The Helm chart folder the platform gate expands add-ons from (docs/helm.md)."""
+
+
+_CHARTS_OPT = click.option("--charts", "charts_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                           help="Chart folder (default: $DRYDOCK_CHARTS, else .drydock/charts).")
+
+
+@charts.command("pull")
+@_CHARTS_OPT
+@click.pass_obj
+def charts_pull(state: State, charts_dir) -> None:
+    """helm pull every chart an environment pins into the chart folder, and index it.
+
+    Needs the network (GitHub Actions has it); offline it exits 2 and says which chart.
+    """
+    from .pipeline import pull_charts
+
+    folder, pulled = pull_charts(state.repo, charts_dir, progress=state.progress)
+    for ref in pulled:
+        click.echo(f"pulled {ref.display()}")
+    state.info(f"{folder.root}: every pinned chart is present" + ("" if pulled else " (nothing to pull)"))
+
+
+@charts.command("list")
+@_CHARTS_OPT
+@click.pass_obj
+def charts_list(state: State, charts_dir) -> None:
+    """Every chart the render pins, and whether the chart folder has it (exit 1 if one is missing)."""
+    from .pipeline import chart_pins
+
+    folder, pins = chart_pins(state.repo, charts_dir)
+    for pin in pins:
+        where = pin.folder.relative_to(folder.root).as_posix() if pin.folder else "MISSING"
+        click.echo(f"{pin.ref.chart:<26} {pin.ref.version:<10} {where:<34} {pin.ref.repo}  ({len(pin.apps)} apps)")
+    if any(p.folder is None for p in pins):
+        click.echo(f"error: charts missing from {folder.root}", err=True)
+        click.echo("  fix: run `drydock charts pull`, or use --charts / DRYDOCK_CHARTS", err=True)
+        sys.exit(1)
 
 
 @cli.group()

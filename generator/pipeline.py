@@ -22,8 +22,10 @@ from .gate.cache import check_cache_dir, default_cache_dir
 from .gate.engines import DEFAULT_ENGINES
 from .gate.runner import run_gates
 from .gate.waivers import load_waivers
+from .model.literals import literal_credentials
 from .model.types import Platform
-from .render import RenderedEnv, Staleness, check_ownership, compare, recover, render_env, repo_lock, write_env
+from .render import RenderedEnv, Staleness, compare, render_env
+from .writer import check_out_root, check_ownership, recover, repo_lock, write_env
 
 
 def load_project(root: Path) -> Platform:
@@ -41,6 +43,7 @@ class GateOptions:
     waivers_file: Path | None = None
     cache_dir: Path | None = field(default_factory=default_cache_dir)  # None: no cache; same default as the CLI
     threshold: Severity | None = None  # overrides the environment's threshold
+    charts: Path | None = None  # Helm chart folder; None: $DRYDOCK_CHARTS, else <repo>/.drydock/charts
 
 
 @dataclass
@@ -167,23 +170,31 @@ def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: b
         return result
     if gate:
         docs = {name: result.rendered[name].documents() for name in names}
+        if "platform" in opts.engines:
+            started = time.perf_counter()
+            docs = expand_addons(root, docs, platform, opts, progress)
+            result.timings["helm"] = time.perf_counter() - started
         contexts = {}
         for name in names:
             ctx = _context(root, name, platform, opts, warn)
             # Lets the policy check that every ArgoCD Application points at a folder we render.
             contexts[name] = replace(ctx, env_data={**ctx.env_data, "existingPaths": _existing_paths(result.rendered[name])})
+        # Credentials typed into inputs are findings at the input line, whatever --engines says.
+        typed = {name: literal_credentials(platform, name, platform.deployed(name)) for name in names}
         result.reports = run_gates(docs, contexts, opts.engines, _waivers(root, opts, platform), progress,
-                                   timings=result.timings)
+                                   timings=result.timings, input_findings=typed)
         if result.blocked:
             return result
     started = time.perf_counter()
+    if out:
+        check_out_root(out_root)  # never write into a folder of someone else's files
     with repo_lock(out_root), signals_deferred():
         recover(out_root)
         for name in names:  # all envs first: a refusal in the last one must not leave the first written
             check_ownership(result.rendered[name], out_root)
         for name in names:
             # An env whose tree already holds exactly this render is left alone: no fsyncs, no swap.
-            if (out_root / name).is_dir() and compare(result.rendered[name], out_root / name).up_to_date:
+            if _tree_holds(result.rendered[name], out_root / name):
                 progress(f"write: {out_root / name} (up to date)")
             else:
                 progress(f"write: {out_root / name}")
@@ -194,10 +205,61 @@ def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: b
     return result
 
 
+def _tree_holds(rendered: RenderedEnv, env_dir: Path) -> bool:
+    """rendered/<env> already is this render, as plain files (a symlink is never taken as ours)."""
+    if env_dir.is_symlink() or not env_dir.is_dir():
+        return False
+    paths = {env_dir / f.path for f in rendered.files}
+    if any(p.is_symlink() for p in paths | {p.parent for p in paths}):
+        return False
+    return compare(rendered, env_dir).up_to_date
+
+
 def _render_cache(root: Path, cache_dir: Path | None):
     from .render_cache import RenderCache
 
     return RenderCache(root, cache_dir) if cache_dir else None
+
+
+def expand_addons(root: Path, docs: dict, platform: Platform | None, opts: GateOptions,
+                  progress: Callable[[str], None] = lambda m: None) -> dict:
+    """Each env's documents plus the objects its Helm Applications expand to (docs/helm.md).
+
+    Added before the gates run, so schema, Rego and Trivy judge add-on objects like our own;
+    findings on them carry the env file line of the add-on's values as their source.
+    """
+    from .platform.charts import charts_dir
+    from .platform.helm import Expander, addon_source, expand_applications
+
+    expander = Expander(charts_dir(opts.charts, root), opts.cache_dir)
+    out = {}
+    for env, env_docs in docs.items():
+        model = platform.environments.get(env) if platform and env else None
+        progress(f"helm: expanding {env or 'manifests'} add-ons")
+        out[env] = list(env_docs) + expand_applications(
+            env_docs, expander.folder.root, opts.cache_dir, source_for=addon_source(model) if model else None,
+            expander=expander)
+    return out
+
+
+def chart_pins(root: Path, charts: Path | None = None):
+    """(chart folder, every chart the render of every env pins, present or not)."""
+    from .platform.charts import ChartFolder, charts_dir, pinned
+
+    root = Path(root)
+    platform = load_project(root)
+    folder = ChartFolder(charts_dir(charts, root))
+    docs = {name: render_env(platform, name).documents() for name in platform.environments}
+    return folder, pinned(docs, folder)
+
+
+def pull_charts(root: Path, charts: Path | None = None, progress: Callable[[str], None] = lambda m: None):
+    """`drydock charts pull`: helm pull every pinned chart missing from the folder; returns (folder, pulled)."""
+    from .platform.charts import pull
+    from .platform.helm import Expander
+
+    folder, pins = chart_pins(root, charts)
+    return folder, pull(pins, folder, Expander(folder.root), progress)
 
 
 def _require_trivy(platform: Platform, names: Sequence[str], gate: bool, opts: GateOptions,
@@ -271,6 +333,8 @@ def check_paths(root: Path, paths: Sequence[str], env: str | None, opts: GateOpt
     for e in named:
         platform.environment(e)
     waivers = _waivers(root, opts, platform)  # read (and refused if broken) even when they do not apply
+    if "platform" in opts.engines:
+        by_env = expand_addons(root, by_env if by_env else {None: []}, platform, opts, progress)
     reports = []
     if named:
         contexts = {e: _context(root, e, platform, opts, warn) for e in named}

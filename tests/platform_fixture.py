@@ -169,11 +169,25 @@ def to_docs(tree: dict[str, list[dict]]) -> list[Document]:
 
 
 def write_tree(tree: dict[str, list[dict]], root: Path) -> None:
-    """Write the directory part of a tree (not the helm: entries) under root."""
+    """Write the directory part of a tree (not the helm: entries) under root, and under root/charts
+    a chart folder whose charts render nothing (for `--charts charts`: the add-ons stay unexpanded)."""
+    charts = []
     for path, objs in tree.items():
         if not path.startswith(HELM_PREFIX):
             (root / path).parent.mkdir(parents=True, exist_ok=True)
             (root / path).write_text(yaml.safe_dump_all(objs, sort_keys=False))
+            for o in objs:
+                src = (o.get("spec") or {}).get("source") or {} if o.get("kind") == "Application" else {}
+                if src.get("chart"):
+                    charts.append((src["repoURL"], src["chart"], src["targetRevision"]))
+    rows = []
+    for repo, chart, version in sorted(set(charts)):
+        folder = root / "charts" / f"{chart}-{version}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "Chart.yaml").write_text(f"apiVersion: v2\nname: {chart}\nversion: {version}\n")
+        rows.append({"repoURL": repo, "chart": chart, "version": version, "path": folder.name})
+    if rows:
+        (root / "charts" / "index.yaml").write_text(yaml.safe_dump({"charts": rows}))
 
 
 def context(env="dev", **env_data) -> GateContext:

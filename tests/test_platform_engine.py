@@ -69,7 +69,8 @@ def test_cli_check_with_platform_engine(tmp_path: Path):
     tree = fresh()
     obj(tree, "deployment-shop")["metadata"]["namespace"] = "kube-system"
     write_tree(tree, tmp_path)
-    r = run_drydock("check", "rendered/dev", "--engines", "platform", "--format", "json", cwd=tmp_path)
+    r = run_drydock("check", "rendered/dev", "--engines", "platform", "--charts", "charts", "--format", "json",
+                    cwd=tmp_path)
     assert r.code == 1, r.err
     report = json.loads(r.out)
     assert report["summary"]["engines"] == ["platform"]
@@ -106,7 +107,7 @@ def test_platform_findings_can_be_waived(tmp_path: Path):
         "  - rule: DD-ARGO-001\n    resource: {kind: Deployment, namespace: kube-system, name: shop}\n"
         f"    env: dev\n    reason: moves to its own namespace next sprint\n    owner: team-shop\n    expires: '{soon}'\n")
     r = run_drydock("check", "rendered/dev/argocd", "rendered/dev/shop", "rendered/dev/platform", "--env", "dev",
-                    "--engines", "platform", "--format", "json", cwd=tmp_path)
+                    "--engines", "platform", "--charts", "charts", "--format", "json", cwd=tmp_path)
     report = json.loads(r.out)
     waived = [f for f in report["findings"] if f["waived"]]
     assert [f["rule_id"] for f in waived] == ["DD-ARGO-001"]

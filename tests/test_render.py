@@ -115,7 +115,7 @@ def test_files_parse_back_to_the_rendered_objects(renders):
 
 
 def test_libyaml_and_pure_python_emitters_write_the_same_bytes(renders):
-    from generator.render import DUMPER, PURE_DUMPER, dump_yaml
+    from generator.yamlio import DUMPER, PURE_DUMPER, dump_yaml
 
     if DUMPER is PURE_DUMPER:
         pytest.skip("libyaml not available: only the pure-Python emitter exists here")

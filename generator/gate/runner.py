@@ -40,6 +40,7 @@ def run_gates(
     timings: dict[str, float] | None = None,
     shard: tuple[int, int] | None = None,
     complete_envs: Sequence[str | None] | None = None,
+    input_findings: dict[str | None, list[Finding]] | None = None,
 ) -> dict[str | None, Report]:
     """Gate each env's documents; contexts[env] carries its threshold and policy settings.
 
@@ -48,6 +49,7 @@ def run_gates(
     rules need it, and it is cheap) and keeps only the shard's findings. Together the n shards
     report exactly what one unsharded run reports, except unused waivers, which no shard can judge.
     complete_envs: the envs whose whole render is gated here (None: all); only they judge unused waivers.
+    input_findings: findings about the inputs themselves (model.literals), judged and waived like the rest.
     """
     findings: dict[str | None, list[Finding]] = {env: [] for env in docs_by_env}
     env_of_file = {d.file: env for env, docs in docs_by_env.items() for d in docs}
@@ -94,6 +96,8 @@ def run_gates(
             findings[env_of_file.get(f.file, next(iter(findings)))].append(f)
         cached += result.cache_hits
         skipped += result.skipped
+    for env, fs in ((input_findings or {}) if shard is None or shard[0] == 1 else {}).items():  # once across shards
+        findings.setdefault(env, []).extend(fs)
     folded = {env: fold_duplicates(fs) for env, fs in findings.items()}
     known = known_rule_ids(first_ctx.policy_dirs) if waivers else set()
     waived = apply_waivers(folded, waivers, known, today, engines, () if shard else complete_envs)

@@ -13,7 +13,8 @@ from typing import Iterable
 from ..core import Document, Finding, Resource, Severity
 
 # Modules that declare platform rules; imported by all_rules() so the list is complete.
-RULE_MODULES = ("generator.platform.argo", "generator.platform.identity", "generator.platform.network")
+RULE_MODULES = ("generator.platform.argo", "generator.platform.identity", "generator.platform.network",
+                "generator.model.literals")
 
 
 @dataclass(frozen=True)

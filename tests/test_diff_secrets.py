@@ -1,0 +1,194 @@
+"""The PR diff never prints a secret: a random secret planted in any place a credential can
+hide (by key or by shape) never appears in the markdown, text or JSON output (issue 15)."""
+from __future__ import annotations
+
+import html
+import json
+import string
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from generator.credentials import find_in_text
+from generator.diff import DiffResult, diff_trees, render_diff, set_policy_delta
+from generator.core import Finding, Resource, Severity
+
+
+ALNUM = string.ascii_letters + string.digits
+# Passwords in URLs may hold '@' and '/'; no whitespace, quotes or angle brackets (not URL characters).
+URL_PW = ALNUM + "@/!$%*+-_~^"
+PARAM_VALUE = ALNUM + "%-_.~!*@/:"
+
+
+def _text(alphabet: str, lo: int = 6, hi: int = 24):
+    return st.text(alphabet=alphabet, min_size=lo, max_size=hi)
+
+
+@st.composite
+def high_entropy(draw) -> str:
+    body = draw(st.text(alphabet=ALNUM + "+/_-", min_size=24, max_size=48))
+    # the shape of real keys: every class present, few repeats
+    tok = "Q" + draw(st.sampled_from("0123456789")) + "x" + body
+    return tok if find_in_text(tok) else "Q7x" + "".join(sorted(set(ALNUM)))[:40]
+
+
+def _key(word: str, draw) -> str:
+    case = draw(st.sampled_from([str.upper, str.lower, str.title]))
+    prefix = draw(st.sampled_from(["", "db_", "STRIPE-", "app.", "my"]))
+    suffix = draw(st.sampled_from(["", "_value", "Data", "2"]))
+    return case(prefix + word + suffix)
+
+
+def _cm(name: str, data: dict) -> dict:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "shop"}, "data": data}
+
+
+def _deploy(name: str, env: list | None = None, args: list | None = None, annotations: dict | None = None) -> dict:
+    c = {"name": "app", "image": "registry.example.com/shop/app:1.0.0"}
+    if env:
+        c["env"] = env
+    if args:
+        c["args"] = args
+    meta = {"name": name, "namespace": "shop"}
+    if annotations:
+        meta["annotations"] = annotations
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta,
+            "spec": {"template": {"spec": {"containers": [c]}}}}
+
+
+def _app(name: str, helm: dict) -> dict:
+    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": name, "namespace": "argocd"},
+            "spec": {"source": {"repoURL": "https://charts.example.com", "chart": "x", "targetRevision": "1.0.0",
+                                "helm": helm}}}
+
+
+@st.composite
+def planted(draw) -> tuple[str, dict]:
+    """(secret, a resource holding it somewhere a credential can hide)."""
+    place = draw(st.sampled_from(["configmap-key", "env", "annotation", "values-object", "values-string",
+                                  "parameters", "url", "query", "jdbc", "jdbc-oracle", "aws", "pem", "entropy",
+                                  "embedded-file"]))
+    word = draw(st.sampled_from(["password", "passwd", "secret", "token", "apikey", "key", "pwd", "pass"]))
+    secret = "Zq" + draw(_text(ALNUM + "@/!$%*+-_ .:#&=?", 6, 30)).strip() + "9k"
+    if place == "configmap-key":
+        return secret, _cm("c", {"LOG_FORMAT": "json", _key(word, draw): secret})
+    if place == "env":
+        return secret, _deploy("d", env=[{"name": "MODE", "value": "x"}, {"name": _key(word, draw), "value": secret}])
+    if place == "annotation":
+        return secret, _deploy("d", annotations={f"example.com/{_key(word, draw)}": secret, "team": "shop"})
+    if place == "values-object":
+        return secret, _app("a", {"valuesObject": {"replicas": 2, "auth": {_key(word, draw): secret}}})
+    if place == "values-string":
+        nested = {"auth": {_key(word, draw): secret, "enabled": True}, "replicas": 2}
+        style = draw(st.sampled_from([False, True]))
+        return secret, _app("a", {"values": yaml.safe_dump(nested, default_flow_style=style)})
+    if place == "parameters":
+        return secret, _app("a", {"parameters": [{"name": "image.tag", "value": "1"},
+                                                 {"name": f"auth.{_key(word, draw)}", "value": secret}]})
+    if place == "embedded-file":  # a config file inside a ConfigMap value
+        k = _key(word, draw)
+        fmt = draw(st.sampled_from(["yaml", "properties", "env", "json"]))
+        text = {"yaml": f"server:\n  port: 8080\n  {k}: {json.dumps(secret)}\n",
+                "properties": f"server.port=8080\n{k}={secret}\n",
+                "env": f"export {k}={secret}\nMODE=x\n",
+                "json": json.dumps({"port": 8080, "auth": {k: secret}})}[fmt]
+        return secret, _cm("c", {"application.conf": text})
+    if place == "url":
+        pw = "P" + draw(_text(URL_PW, 6, 24)) + "w"
+        scheme = draw(st.sampled_from(["postgres", "mongodb+srv", "redis", "amqp", "https"]))
+        return pw, _cm("c", {"DATABASE_URL": f"{scheme}://orders:{pw}@db.example.com:5432/orders"})
+    if place == "query":
+        v = "V" + draw(_text(PARAM_VALUE, 6, 24)) + "v"
+        p = draw(st.sampled_from(["password", "pwd", "token", "access_token", "api_key", "client_secret"]))
+        return v, _deploy("d", args=[f"--endpoint=https://api.example.com/v1?user=a&{p}={v}&x=1"])
+    if place == "jdbc":
+        v = "J" + draw(_text(PARAM_VALUE.replace(";", ""), 6, 24)) + "j"
+        url = draw(st.sampled_from([f"jdbc:postgresql://db:5432/shop?user=app&password={v}",
+                                    f"jdbc:sqlserver://db:1433;databaseName=shop;user=sa;password={v};",
+                                    f"jdbc:mysql://app:{v}@db:3306/shop"]))
+        return v, _cm("c", {"JDBC_URL": url})
+    if place == "jdbc-oracle":
+        v = "O" + draw(_text(ALNUM + "#$_", 6, 20)) + "o"
+        return v, _cm("c", {"DB": f"jdbc:oracle:thin:scott/{v}@db.example.com:1521:ORCL"})
+    if place == "aws":
+        v = draw(st.sampled_from(["AKIA", "ASIA"])) + draw(_text(string.ascii_uppercase + string.digits, 16, 16))
+        return v, _cm("c", {"AWS_REGION": "eu-west-1", "ACCESS_ID": v})
+    if place == "pem":
+        body = "MIIE" + draw(_text(ALNUM + "+/", 40, 80))
+        v = f"-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n"
+        return body, _cm("c", {"tls.pem": v})
+    v = draw(high_entropy())
+    return v, _deploy("d", args=[f"--license={v}"])
+
+
+def _outputs(res: DiffResult) -> list[str]:
+    outs = []
+    for fmt in ("markdown", "text", "json"):
+        parts = render_diff(res, fmt, max_chars=4000)
+        outs += parts + [html.unescape(p) for p in parts]
+        if fmt == "json":
+            def strings(x):
+                if isinstance(x, dict):
+                    for k, v in x.items():
+                        yield str(k)
+                        yield from strings(v)
+                elif isinstance(x, list):
+                    for v in x:
+                        yield from strings(v)
+                else:
+                    yield str(x)
+            outs += list(strings(json.loads(parts[0])))
+    return outs
+
+
+def _tree(obj: dict | None) -> dict[str, bytes]:
+    if obj is None:
+        return {}
+    return {"rendered/prod/shop/thing.yaml": ("# Source: services/x.yaml\n" + yaml.safe_dump(obj)).encode()}
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(planted(), st.sampled_from(["added", "changed", "removed"]))
+def test_a_planted_secret_never_appears_in_any_format(plant, how):
+    secret, obj = plant
+    other = yaml.safe_load(yaml.safe_dump(obj).replace(secret, "Xy" + secret[::-1] + "Rr")) if how == "changed" else None
+    base, head = {"added": (None, obj), "changed": (other, obj), "removed": (obj, None)}[how]
+    changes = diff_trees(_tree(base), _tree(head))
+    assert changes, "the planted resource must show up as a change"
+    res = DiffResult("main", "HEAD", "0" * 40, "1" * 40, changes=changes)
+    for out in _outputs(res):
+        assert secret not in out
+    assert any("<redacted" in o for o in _outputs(res))
+
+
+def test_policy_delta_messages_are_scrubbed():
+    """A rule message that quotes a credential-looking value does not carry it into the comment."""
+    f = Finding("DD-X-001", "t", Severity.HIGH, "env DB_URL holds postgres://u:Hunter2Secret@db/x",
+                "policy", Resource("apps/v1", "Deployment", "shop", "d"), "rendered/prod/a/d.yaml", 3)
+    res = DiffResult("main", "HEAD", "0" * 40, "1" * 40,
+                     changes=diff_trees({}, _tree(_cm("c", {"A": "b"}))))
+    set_policy_delta(res, [], [f])
+    for fmt in ("markdown", "text", "json"):
+        out = "".join(render_diff(res, fmt))
+        assert "Hunter2Secret" not in out and "DD-X-001" in out
+
+
+@pytest.mark.parametrize("value", [
+    "registry.example.com/shop/app@sha256:" + "ab12" * 16,   # image digest
+    "3f786850e387550fdab836ed7e6dc881de23001b",               # git SHA
+    "123e4567-e89b-12d3-a456-426614174000",                   # UUID
+    "api-gateway.ecommerce.svc.cluster.local:8080",           # a DNS name
+    "https://api.example.com:8443/v1/orders/@me",             # host:port, not userinfo (input check)
+])
+def test_hex_digests_and_names_are_not_secrets(value):
+    """Decided and documented (docs/diff.md): digests, SHAs, checksums and UUIDs stay visible."""
+    assert not find_in_text(value, hide_more=False)
+
+
+def test_helm_values_string_keeps_its_shape_and_hides_the_secret():
+    obj = _app("a", {"values": "auth:\n  password: S3cretValue99\n  user: app\nreplicas: 2\n"})
+    out = render_diff(DiffResult("m", "H", "0" * 40, "1" * 40, changes=diff_trees({}, _tree(obj))), "text")[0]
+    assert "S3cretValue99" not in out
+    assert "password: <redacted>" in out and "user: app" in out and "replicas: 2" in out
