@@ -15,7 +15,6 @@ import yaml
 
 from generator.errors import InputError
 from generator.model import load_project
-from generator.model.loader import ADDON_DEFAULTS
 from generator.model.types import DATASTORES, QUEUES
 from generator.render import render_env
 
@@ -115,11 +114,6 @@ def test_disabled_addons_are_absent(renders):
     assert {"jaeger", "opentelemetry-collector", "vertical-pod-autoscaler"} <= prod
 
 
-def test_addon_catalog_covers_the_loader_names():
-    from generator.constructs.addons import CATALOG
-    assert set(CATALOG) == set(ADDON_DEFAULTS)
-
-
 def test_cert_manager_installs_its_crds_and_addons_with_crds_use_server_side_apply(renders):
     for env in ENVS:
         apps = addon_apps(renders[env])
@@ -172,28 +166,33 @@ def test_every_folder_has_exactly_one_child_and_root_points_at_the_children(env,
 @pytest.mark.parametrize("env", ENVS)
 def test_project_allows_what_the_children_deploy(env, renders):
     rendered = renders[env]
-    project = next(o for o in argo_objects(rendered).values()
-                   if o["kind"] == "AppProject" and not o["metadata"]["name"].endswith("-bootstrap"))
-    spec = project["spec"]
-    dests = {(d["server"], d["namespace"]) for d in spec["destinations"]}
-    allowed = {(k["group"], k["kind"]) for k in spec["clusterResourceWhitelist"]}
+    projects = {o["metadata"]["name"]: o for o in argo_objects(rendered).values()
+                if o["kind"] == "AppProject" and not o["metadata"]["name"].endswith("-bootstrap")}
+    by_folder = folder_apps(rendered)
     for a in children(rendered):
+        project = projects[a["spec"]["project"]]
+        spec = project["spec"]
+        dests = {(d["server"], d["namespace"]) for d in spec["destinations"]}
         assert a["spec"]["source"]["repoURL"] in spec["sourceRepos"]
         assert (a["spec"]["destination"]["server"], a["spec"]["destination"]["namespace"]) in dests
-        assert a["spec"]["project"] == project["metadata"]["name"]
         assert wave(a) > wave(project)
+        assert spec["orphanedResources"]["warn"] is True
+    app_project = projects[next(iter(by_folder.values()))["spec"]["project"]]
+    assert all(a["spec"]["project"] == app_project["metadata"]["name"] for a in by_folder.values())
+    dests = {n for _, n in ((d["server"], d["namespace"]) for d in app_project["spec"]["destinations"])}
+    allowed = {(k["group"], k["kind"]) for k in app_project["spec"]["clusterResourceWhitelist"]}
     for f in rendered.files:
         if f.path.startswith("argocd/"):
             continue
         ns = f.obj["metadata"].get("namespace")
         group = f.obj["apiVersion"].split("/")[0] if "/" in f.obj["apiVersion"] else ""
         if ns:
-            assert any(n == ns for _, n in dests), f.path
+            assert ns in dests, f.path
         else:
             assert (group, f.obj["kind"]) in allowed, f.path
-    assert ("", "Namespace") in allowed and ("apiextensions.k8s.io", "CustomResourceDefinition") in allowed
-    assert spec["orphanedResources"]["warn"] is True
-    assert all(n != "kube-system" for _, n in dests), "no add-on needs write access to kube-system"
+    assert ("", "Namespace") in allowed
+    # the folders' project has none of the add-ons' rights (tests/test_render_fixes.py has kube-system)
+    assert "kube-system" not in dests and len(app_project["spec"]["sourceRepos"]) == 1
 
 
 # -- waves from the dependency graph -----------------------------------------------------------------

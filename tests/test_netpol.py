@@ -132,7 +132,7 @@ def workloads(env: str) -> dict[str, Endpoint]:
 INGRESS_NGINX = Endpoint("ingress-nginx", (("app.kubernetes.io/name", "ingress-nginx"),))
 PROMETHEUS = Endpoint("monitoring", (("app.kubernetes.io/name", "prometheus"),))
 KUBE_DNS = Endpoint("kube-system", (("k8s-app", "kube-dns"),))
-OTEL = Endpoint("monitoring", (("app.kubernetes.io/name", "opentelemetry-collector"),))
+OTEL = Endpoint("observability", (("app.kubernetes.io/name", "opentelemetry-collector"),))  # where the add-on runs
 RDS = Endpoint(None, ip="10.20.31.7")  # a managed endpoint in a private subnet
 INTERNET = Endpoint(None, ip="93.184.216.34")
 

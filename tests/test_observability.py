@@ -134,6 +134,7 @@ def test_every_promql_expression_parses(env):
     exprs = [r["expr"] for r in all_rules(env)]
     exprs += [t["expr"] for _, d in dashboards(env) for p in d["panels"] for t in p["targets"]]
     exprs += [m["provider"]["prometheus"]["query"].replace("{{args.service}}", "order-service")
+              .replace("{{args.canary-hash}}", "5d8f7c9b4")
               for at in of_kind(env, "AnalysisTemplate") for m in at["spec"]["metrics"]]
     if env != "dev":
         assert len(exprs) > 50
@@ -216,11 +217,12 @@ def test_analysis_template_reads_the_series_the_slo_rules_use(env):
     for at in of_kind("prod", "AnalysisTemplate"):
         svc = at["metadata"]["name"].removesuffix("-error-rate")
         q = promql_parser.parse(at["spec"]["metrics"][0]["provider"]["prometheus"]["query"]
-                                .replace("{{args.service}}", svc))
+                                .replace("{{args.service}}", svc).replace("{{args.canary-hash}}", "5d8f7c9b4"))
         assert metric_names(q) == {"http_requests_total"}
         assert metric_names(q) <= set().union(*(metric_names(e) for e in rule_exprs))
         assert ("code", "5..") in label_matchers(q, "http_requests_total")
-        assert ("service", svc) in label_matchers(q, "http_requests_total")
+        # canary-only: the pods of the canary ReplicaSet (<rollout>-<pod-template-hash>-*)
+        assert ("pod", f"{svc}-5d8f7c9b4-.*") in label_matchers(q, "http_requests_total")
         # The canary fails above the SLO's error-budget rate; no traffic (empty result) is no evidence.
         assert at["spec"]["metrics"][0]["successCondition"] == f"len(result) == 0 || result[0] < {1 - SLO:.3f}"
 

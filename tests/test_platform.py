@@ -138,7 +138,8 @@ def test_prod_datastores_are_managed_externalname_services():
     for name in DATASTORE_FOLDERS:
         svc = get("prod", "Service", name)
         assert svc["spec"]["type"] == "ExternalName"
-        assert svc["spec"]["externalName"] == f"{name}.internal.shop.example.com"
+        # the real managed endpoint (spec.managedEndpoints), the name its certificate carries
+        assert svc["spec"]["externalName"] == platform().environments["prod"].managed_endpoints[name]
     assert not [p for p in files("prod") if p.startswith("postgresql/") and "statefulset" in p]
     assert not [o for o in of_kind("prod", "ExternalSecret") if o["metadata"]["name"].endswith("-admin")]
 
@@ -148,14 +149,15 @@ def test_order_service_gets_database_and_queue_settings(env):
     deploy = get(env, "Rollout" if env == "prod" else "Deployment", "order-service")
     c = deploy["spec"]["template"]["spec"]["containers"][0]
     v = env_of(c)
-    assert v["DATABASE_HOST"]["value"] == "postgresql.ecommerce.svc.cluster.local"
+    managed = platform().environments[env].managed_endpoints
+    assert v["DATABASE_HOST"]["value"] == managed.get("postgresql", "postgresql.ecommerce.svc.cluster.local")
     assert v["DATABASE_PORT"]["value"] == "5432"
     assert v["DATABASE_NAME"]["value"] == "orders"
     assert v["DATABASE_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "order-service-postgresql-credentials",
                                                                     "key": "password"}
-    assert v["AMQP_HOST"]["value"] == "rabbitmq.ecommerce.svc.cluster.local"
+    assert v["AMQP_HOST"]["value"] == managed.get("rabbitmq", "rabbitmq.ecommerce.svc.cluster.local")
     assert v["AMQP_PORT"]["value"] == ("5671" if env == "prod" else "5672")
-    assert v["DATABASE_SSLMODE"]["value"] == ("require" if env == "prod" else "disable")
+    assert v["DATABASE_SSLMODE"]["value"] == ("verify-full" if env == "prod" else "disable")
     assert "REDIS_URL" not in v  # order-service does not use the cache
     es = get(env, "ExternalSecret", "order-service-postgresql-credentials")
     assert {d["remoteRef"]["key"] for d in es["spec"]["data"]} == {f"ecommerce/{env}/postgresql/order-service"}
@@ -165,7 +167,8 @@ def test_redis_url_uses_tls_for_elasticache():
     dev = env_of(get("dev", "Deployment", "api-gateway")["spec"]["template"]["spec"]["containers"][0])
     prod = env_of(get("prod", "Rollout", "api-gateway")["spec"]["template"]["spec"]["containers"][0])
     assert dev["REDIS_URL"]["value"] == "redis://redis.ecommerce.svc.cluster.local:6379/0"
-    assert prod["REDIS_URL"]["value"] == "rediss://redis.ecommerce.svc.cluster.local:6379/0"
+    host = platform().environments["prod"].managed_endpoints["redis"]
+    assert prod["REDIS_URL"]["value"] == f"rediss://{host}:6379/0"
 
 
 @pytest.mark.parametrize("env", ENVS)

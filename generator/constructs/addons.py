@@ -1,10 +1,10 @@
 """Platform add-ons: the public Helm charts every environment runs, as ArgoCD Applications.
 
-This module is data + pure functions (no cdk8s objects): the catalog of charts
-(real public repositories and chart names, default pinned versions), which
-add-on needs which (for sync waves), the cluster-scoped kinds each installs (for
-the AppProject whitelist), and the Helm values generated from the environment.
-`argocd.py` turns it into Applications. docs/argocd.md explains the choices.
+The catalogue itself (chart, repository, default pinned version, namespace, CRDs, cluster
+kinds, needs, static default values) is data: generator/addons.yaml, schema-checked by
+model/addons.py. This module adds what depends on the environment: the generated Helm
+values per add-on (replicas, sizes, monitoring, endpoints), and resolves which add-ons an
+environment runs. `argocd.py` turns them into Applications. docs/argocd.md explains the choices.
 
 An environment switches an add-on off with `spec.addons.<name>.enabled: false`,
 pins another chart version with `version`, moves it with `namespace`, and
@@ -14,48 +14,32 @@ replaced, not merged).
 from __future__ import annotations
 
 import copy
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from ..errors import InputError
+from ..model.addons import CatalogueEntry, catalogue
 from ..model.types import Environment
 
-# (group, kind) pairs for the AppProject clusterResourceWhitelist.
-CRD = ("apiextensions.k8s.io", "CustomResourceDefinition")
-CLUSTER_ROLE = ("rbac.authorization.k8s.io", "ClusterRole")
-CLUSTER_ROLE_BINDING = ("rbac.authorization.k8s.io", "ClusterRoleBinding")
-VALIDATING_WEBHOOK = ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration")
-MUTATING_WEBHOOK = ("admissionregistration.k8s.io", "MutatingWebhookConfiguration")
-API_SERVICE = ("apiregistration.k8s.io", "APIService")
-INGRESS_CLASS = ("networking.k8s.io", "IngressClass")
-RBAC = (CLUSTER_ROLE, CLUSTER_ROLE_BINDING)
-
-# Fields that controllers write after the chart is applied: ignored so apps do not flap OutOfSync.
-WEBHOOK_CA_BUNDLE = (
-    {"group": "admissionregistration.k8s.io", "kind": "ValidatingWebhookConfiguration",
-     "jqPathExpressions": [".webhooks[]?.clientConfig.caBundle"]},
-    {"group": "admissionregistration.k8s.io", "kind": "MutatingWebhookConfiguration",
-     "jqPathExpressions": [".webhooks[]?.clientConfig.caBundle"]},
-)
-CRD_CONVERSION_CA_BUNDLE = (
-    {"group": "apiextensions.k8s.io", "kind": "CustomResourceDefinition",
-     "jqPathExpressions": [".spec.conversion.webhook.clientConfig.caBundle"]},
-)
+IRSA = "eks.amazonaws.com/role-arn"  # the ServiceAccount annotation EKS exchanges for the role's credentials
 
 
 @dataclass(frozen=True)
 class AddonSpec:
-    name: str
-    repo: str  # public Helm repository
-    chart: str
-    version: str  # default pinned chart version; spec.addons.<name>.version overrides
-    namespace: str
-    summary: str
-    crds: bool = False  # ships CRDs: sync with ServerSideApply (large CRDs overflow the last-applied annotation)
-    cluster_kinds: tuple[tuple[str, str], ...] = ()
-    needs: tuple[str, ...] = ()  # add-ons that must be healthy first (only when both are enabled)
-    monitored: bool = False  # its values enable a ServiceMonitor when the env's monitoring allows
-    ignore_differences: tuple[dict, ...] = ()
+    """A catalogue entry plus the function that generates its per-environment values."""
+
+    entry: CatalogueEntry
     values: Callable[["AddonEnv"], dict] = field(default=lambda a: {})
+
+    def __getattr__(self, name: str) -> Any:  # name, repo, chart, version, namespace, crds, ...
+        if name.startswith("__") or name == "entry":
+            raise AttributeError(name)
+        return getattr(self.entry, name)
+
+    def all_values(self, a: "AddonEnv") -> dict:
+        """Catalogue defaults with the generated values merged over them."""
+        return deep_merge(self.entry.values, self.values(a))
 
 
 @dataclass(frozen=True)
@@ -93,37 +77,72 @@ def _size(a: AddonEnv, small: tuple[str, str], large: tuple[str, str]) -> dict:
     return _resources(*(large if a.ha else small))
 
 
-# -- values per add-on ----------------------------------------------------------------------
+# -- generated values per add-on (static defaults are in generator/addons.yaml) -----------------
 def _ingress_nginx(a: AddonEnv) -> dict:
     autoscale = a.env.autoscaling != "none"
     replicas = max(a.env.replicas, 1)
-    config = {"use-forwarded-headers": "true", "enable-opentelemetry": "false"}
+    config = {"enable-opentelemetry": "false", **_forwarded_headers(a.env)}
     if a.tracing and "opentelemetry-collector" in a.enabled:  # edge spans for full+apm
+        # the controller's default sampler is AlwaysOn: the ratio only applies with TraceIdRatioBased
         config.update({"enable-opentelemetry": "true", "otlp-collector-port": "4317",
                        "otlp-collector-host": f"opentelemetry-collector.{a.namespaces['opentelemetry-collector']}.svc",
-                       "otel-sampler-ratio": str(a.env.tracing_sample_rate)})
+                       "otel-sampler": "TraceIdRatioBased", "otel-sampler-ratio": str(a.env.tracing_sample_rate)})
     return {"controller": {
         "replicaCount": replicas,
-        "ingressClassResource": {"name": "nginx", "default": True},
         "config": config,
-        "metrics": {"enabled": True, "serviceMonitor": {"enabled": a.service_monitors}},
+        # Local: the load balancer's connection keeps the client's source address (no SNAT hop)
+        "service": {"externalTrafficPolicy": "Local"},
+        "metrics": {"serviceMonitor": {"enabled": a.service_monitors}},
         "autoscaling": {"enabled": autoscale, "minReplicas": replicas,
                         "maxReplicas": max(replicas, a.env.max_replicas), "targetCPUUtilizationPercentage": a.env.target_cpu},
-        "minAvailable": 1,  # the chart adds a PodDisruptionBudget once there is more than one replica
         "resources": _size(a, ("100m", "128Mi"), ("500m", "512Mi")),
-        "admissionWebhooks": {"enabled": True},
     }}
 
 
+def _forwarded_headers(env: Environment) -> dict:
+    """Trust X-Forwarded-For only from the load balancer's CIDRs; without them, trust no proxy header.
+
+    ingress-nginx's proxy-real-ip-cidr defaults to 0.0.0.0/0: anyone could then spoof the client
+    address past whitelist-source-range and the per-IP rate limits.
+    """
+    if not env.load_balancer_cidrs:
+        return {"use-forwarded-headers": "false"}
+    for cidr in env.load_balancer_cidrs:
+        try:
+            net = ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            net = None
+        if net is None or net.prefixlen == 0:
+            raise InputError(f"spec.ingress.loadBalancerCIDRs: '{cidr}' is not a load balancer's CIDR",
+                             file=env.source.file, line=env.lines.get("spec.ingress.loadBalancerCIDRs"),
+                             hint="list the subnets the load balancer connects from (e.g. 10.30.0.0/20), never 0.0.0.0/0")
+    return {"use-forwarded-headers": "true", "proxy-real-ip-cidr": ",".join(env.load_balancer_cidrs)}
+
+
+def _role(env: Environment, role: str, addon: str, required: bool) -> dict:
+    """The IRSA annotation for an add-on's ServiceAccount, from spec.aws.roles.<role>."""
+    arn = env.aws_roles.get(role)
+    if not arn:
+        if not required:
+            return {}
+        raise InputError(f"add-on {addon} needs an IAM role: spec.aws.roles.{role} is not set",
+                         file=env.source.file, line=env.lines.get("spec.aws", env.lines.get("spec.addons")),
+                         hint=f"add spec.aws.roles.{role}: arn:aws:iam::<account>:role/<name> (docs/inputs.md)")
+    return {"serviceAccount": {"annotations": {IRSA: arn}}}
+
+
 def _cert_manager(a: AddonEnv) -> dict:
+    # The Route53 DNS-01 solver (ingress.py) uses the controller's ambient credentials: IRSA.
     return {
-        "crds": {"enabled": True, "keep": True},
+        **_role(a.env, "certManager", "cert-manager", required=True),
+        # the chart puts its leader-election Roles in kube-system unless told otherwise
+        "global": {"leaderElection": {"namespace": a.namespaces["cert-manager"]}},
         "replicaCount": a.controller_replicas,
         "podDisruptionBudget": {"enabled": a.ha},
         "resources": _size(a, ("50m", "128Mi"), ("100m", "256Mi")),
         "webhook": {"replicaCount": a.controller_replicas, "resources": _resources("50m", "64Mi")},
         "cainjector": {"replicaCount": a.controller_replicas, "resources": _resources("50m", "256Mi")},
-        "prometheus": {"enabled": True, "servicemonitor": {"enabled": a.service_monitors}},
+        "prometheus": {"servicemonitor": {"enabled": a.service_monitors}},
     }
 
 
@@ -155,60 +174,49 @@ def _kube_prometheus_stack(a: AddonEnv) -> dict:
         prometheus_spec["storageSpec"] = {"volumeClaimTemplate": {"spec": {
             "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "50Gi" if a.ha else "20Gi"}}}}}
     return {
-        "crds": {"enabled": True},
         "prometheus": {"prometheusSpec": prometheus_spec},
         "alertmanager": {"enabled": level != "basic",
                          "alertmanagerSpec": {"replicas": a.controller_replicas if level != "basic" else 1}},
-        "grafana": {"enabled": level != "basic", "replicas": 1},
+        "grafana": {"enabled": level != "basic"},
         "prometheusOperator": {"resources": _resources("100m", "256Mi")},
-        "nodeExporter": {"enabled": True},
-        "kubeStateMetrics": {"enabled": True},
     }
 
 
 def _external_secrets(a: AddonEnv) -> dict:
+    # The ClusterSecretStore authenticates with this ServiceAccount's token (security.py): IRSA.
     return {
-        "installCRDs": True,
+        **_role(a.env, "externalSecrets", "external-secrets", required=True),
         "replicaCount": a.controller_replicas,
         "leaderElect": a.ha,
         "podDisruptionBudget": {"enabled": a.ha},
         "resources": _resources("50m", "128Mi"),
         "serviceMonitor": {"enabled": a.service_monitors},
         "webhook": {"replicaCount": a.controller_replicas, "resources": _resources("50m", "64Mi")},
-        "certController": {"replicaCount": 1, "resources": _resources("50m", "128Mi")},
+        "certController": {"resources": _resources("50m", "128Mi")},
     }
 
 
 def _sealed_secrets(a: AddonEnv) -> dict:
-    # Not in kube-system (the project never needs write access there): use
-    # `kubeseal --controller-namespace sealed-secrets` (docs/argocd.md). The name is kubeseal's default.
     return {
-        "fullnameOverride": "sealed-secrets-controller",
         "resources": _resources("50m", "64Mi"),
         "metrics": {"serviceMonitor": {"enabled": a.service_monitors}},
     }
 
 
 def _argo_rollouts(a: AddonEnv) -> dict:
-    return {
-        "installCRDs": True,
-        "controller": {
-            "replicas": a.controller_replicas,
-            "resources": _resources("100m", "256Mi"),
-            "metrics": {"enabled": True, "serviceMonitor": {"enabled": a.service_monitors}},
-        },
-        "dashboard": {"enabled": False},
-    }
+    return {"controller": {
+        "replicas": a.controller_replicas,
+        "resources": _resources("100m", "256Mi"),
+        "metrics": {"serviceMonitor": {"enabled": a.service_monitors}},
+    }}
 
 
 def _vpa(a: AddonEnv) -> dict:
     # The HPA scales on CPU; the workloads' VPAs control memory only, so both can run (microservice.py).
     return {
-        "recommender": {"enabled": True, "resources": _resources("50m", "500Mi")},
-        "updater": {"enabled": True, "resources": _resources("50m", "500Mi")},
-        "admissionController": {"enabled": True, "replicaCount": a.controller_replicas,
-                                "resources": _resources("50m", "200Mi")},
-        "metrics-server": {"enabled": False},  # the metrics-server add-on is the single source of metrics
+        "recommender": {"resources": _resources("50m", "500Mi")},
+        "updater": {"resources": _resources("50m", "500Mi")},
+        "admissionController": {"replicaCount": a.controller_replicas, "resources": _resources("50m", "200Mi")},
     }
 
 
@@ -240,16 +248,11 @@ def _otel_collector(a: AddonEnv) -> dict:
                                     "tls": {"insecure": True}}
         trace_exporters = ["otlp/jaeger"]
     return {
-        "mode": "deployment",
-        "image": {"repository": "otel/opentelemetry-collector-contrib"},
         "replicaCount": a.controller_replicas,
         "resources": _resources("100m", "256Mi"),
         "serviceMonitor": {"enabled": a.service_monitors},
-        "ports": {"metrics": {"enabled": True}},
         "config": {
             "exporters": exporters,
-            "processors": {"batch": {}, "memory_limiter": {"check_interval": "5s", "limit_percentage": 80,
-                                                           "spike_limit_percentage": 25}},
             "service": {"pipelines": {
                 "traces": {"receivers": ["otlp"], "processors": ["memory_limiter", "batch"], "exporters": trace_exporters},
                 "logs": {"receivers": ["otlp"], "processors": ["memory_limiter", "batch"], "exporters": ["debug"]},
@@ -259,58 +262,31 @@ def _otel_collector(a: AddonEnv) -> dict:
 
 
 def _jaeger(a: AddonEnv) -> dict:
-    # All-in-one with in-memory storage: traces survive only until the pod restarts. Production
-    # tracing storage (Elasticsearch/Cassandra) is a values override (docs/argocd.md).
-    return {
-        "provisionDataStore": {"cassandra": False},
-        "storage": {"type": "memory"},
-        "allInOne": {"enabled": True, "resources": _size(a, ("100m", "256Mi"), ("500m", "1Gi"))},
-        "agent": {"enabled": False},
-        "collector": {"enabled": False},
-        "query": {"enabled": False},
-    }
+    return {"allInOne": {"resources": _size(a, ("100m", "256Mi"), ("500m", "1Gi"))}}
 
 
-CATALOG: dict[str, AddonSpec] = {s.name: s for s in (
-    AddonSpec("cert-manager", "https://charts.jetstack.io", "cert-manager", "v1.16.2", "cert-manager",
-              "TLS certificates (ClusterIssuer/Certificate CRDs)", crds=True,
-              cluster_kinds=(CRD, *RBAC, VALIDATING_WEBHOOK, MUTATING_WEBHOOK), monitored=True,
-              ignore_differences=WEBHOOK_CA_BUNDLE, values=_cert_manager),
-    AddonSpec("external-secrets", "https://charts.external-secrets.io", "external-secrets", "0.19.2",
-              "external-secrets", "ExternalSecret/ClusterSecretStore CRDs (AWS Secrets Manager)", crds=True,
-              cluster_kinds=(CRD, *RBAC, VALIDATING_WEBHOOK), monitored=True,
-              ignore_differences=WEBHOOK_CA_BUNDLE + CRD_CONVERSION_CA_BUNDLE, values=_external_secrets),
-    AddonSpec("sealed-secrets", "https://bitnami-labs.github.io/sealed-secrets", "sealed-secrets", "2.16.2",
-              "sealed-secrets", "SealedSecret controller", crds=True, cluster_kinds=(CRD, *RBAC), monitored=True,
-              values=_sealed_secrets),
-    AddonSpec("argo-rollouts", "https://argoproj.github.io/argo-helm", "argo-rollouts", "2.37.7", "argo-rollouts",
-              "Rollout/AnalysisTemplate CRDs and controller (canary releases)", crds=True,
-              cluster_kinds=(CRD, *RBAC), monitored=True, values=_argo_rollouts),
-    AddonSpec("kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts",
-              "kube-prometheus-stack", "65.1.1", "monitoring",
-              "Prometheus operator, Prometheus, Alertmanager, Grafana (ServiceMonitor/PrometheusRule CRDs)",
-              crds=True, cluster_kinds=(CRD, *RBAC, VALIDATING_WEBHOOK, MUTATING_WEBHOOK),
-              ignore_differences=WEBHOOK_CA_BUNDLE, values=_kube_prometheus_stack),
-    AddonSpec("metrics-server", "https://kubernetes-sigs.github.io/metrics-server/", "metrics-server", "3.12.2",
-              "metrics-server", "resource metrics API for HPA and kubectl top",
-              cluster_kinds=(*RBAC, API_SERVICE), monitored=True, values=_metrics_server),
-    AddonSpec("vertical-pod-autoscaler", "https://charts.fairwinds.com/stable", "vpa", "4.6.0", "vpa",
-              "VerticalPodAutoscaler CRD, recommender, updater, admission controller", crds=True,
-              cluster_kinds=(CRD, *RBAC, MUTATING_WEBHOOK), needs=("metrics-server",),
-              ignore_differences=WEBHOOK_CA_BUNDLE, values=_vpa),
-    AddonSpec("ingress-nginx", "https://kubernetes.github.io/ingress-nginx", "ingress-nginx", "4.11.3",
-              "ingress-nginx", "ingress controller (IngressClass nginx)",
-              cluster_kinds=(*RBAC, INGRESS_CLASS, VALIDATING_WEBHOOK), monitored=True,
-              ignore_differences=WEBHOOK_CA_BUNDLE, values=_ingress_nginx),
-    AddonSpec("jaeger", "https://jaegertracing.github.io/helm-charts", "jaeger", "3.3.1", "observability",
-              "trace storage and UI (all-in-one)", cluster_kinds=RBAC, values=_jaeger),
-    AddonSpec("opentelemetry-collector", "https://open-telemetry.github.io/opentelemetry-helm-charts",
-              "opentelemetry-collector", "0.108.0", "observability", "OTLP receiver; traces to Jaeger",
-              cluster_kinds=RBAC, needs=("jaeger",), monitored=True, values=_otel_collector),
-    AddonSpec("fluent-bit", "https://fluent.github.io/helm-charts", "fluent-bit", "0.47.10", "logging",
-              "node log shipper (DaemonSet)", cluster_kinds=RBAC, needs=("opentelemetry-collector",),
-              monitored=True, values=_fluent_bit),
-)}
+# Generated values by add-on name; an add-on of the catalogue without an entry gets only its
+# catalogue values (and the environment's overrides).
+VALUES: dict[str, Callable[[AddonEnv], dict]] = {
+    "cert-manager": _cert_manager, "external-secrets": _external_secrets, "sealed-secrets": _sealed_secrets,
+    "argo-rollouts": _argo_rollouts, "kube-prometheus-stack": _kube_prometheus_stack,
+    "metrics-server": _metrics_server, "vertical-pod-autoscaler": _vpa, "ingress-nginx": _ingress_nginx,
+    "jaeger": _jaeger, "opentelemetry-collector": _otel_collector, "fluent-bit": _fluent_bit,
+}
+
+
+def addon_namespace(env: Environment, name: str) -> str:
+    """Where add-on `name` runs in this env (spec.addons.<name>.namespace, else the catalogue's)."""
+    return str((env.addons.get(name) or {}).get("namespace") or catalogue()[name].namespace)
+
+
+def addon_enabled(env: Environment, name: str) -> bool:
+    return name in catalogue() and bool((env.addons.get(name) or {}).get("enabled", catalogue()[name].enabled))
+
+
+def specs(path=None) -> dict[str, AddonSpec]:
+    """The catalogue (generator/addons.yaml, or `path`) joined with the values functions."""
+    return {name: AddonSpec(entry, VALUES.get(name, lambda a: {})) for name, entry in catalogue(path).items()}
 
 
 def deep_merge(base: Any, override: Any) -> Any:
@@ -350,18 +326,20 @@ class Addon:
     values: dict
 
 
-def enabled_addons(env: Environment) -> dict[str, Addon]:
+def enabled_addons(env: Environment, catalogue_path=None) -> dict[str, Addon]:
     """The add-ons this environment runs, by name (sorted), with versions, namespaces, needs and values."""
-    enabled = frozenset(n for n, conf in env.addons.items() if conf.get("enabled", True) and n in CATALOG)
-    namespaces = {n: str(env.addons.get(n, {}).get("namespace") or CATALOG[n].namespace) for n in CATALOG}
+    cat = specs(catalogue_path)
+    enabled = frozenset(n for n, spec in cat.items()
+                        if (env.addons.get(n) or {}).get("enabled", spec.enabled))
+    namespaces = {n: str((env.addons.get(n) or {}).get("namespace") or cat[n].namespace) for n in cat}
     a = AddonEnv(env, enabled, namespaces)
     out = {}
     for name in sorted(enabled):
-        spec, conf = CATALOG[name], env.addons[name]
+        spec, conf = cat[name], env.addons.get(name) or {}
         needs = [n for n in spec.needs if n in enabled]
         if spec.monitored and a.service_monitors:
             needs.append("kube-prometheus-stack")  # its ServiceMonitor needs the CRD first
-        values = _prune_none(deep_merge(spec.values(a), conf.get("values") or {}))
+        values = _prune_none(deep_merge(spec.all_values(a), conf.get("values") or {}))
         out[name] = Addon(spec, str(conf.get("version") or spec.version), namespaces[name],
                           tuple(sorted(set(needs))), values)
     return out

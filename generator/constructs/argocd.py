@@ -7,7 +7,10 @@ exists in `ctx.charts`. Emits into `rendered/<env>/argocd/`:
                                         AppProjects in the ArgoCD namespace, nothing else
   application-<env>-root.yaml           the root (app-of-apps): path rendered/<env>/argocd, excluding
                                         the two bootstrap files, so it never manages itself or its project
-  appproject-<project>.yaml             the project of every child (managed by the root, wave -20)
+  appproject-<project>.yaml             the project of the rendered folders (managed by the root, wave -20)
+  appproject-<project>-addons.yaml      the project of the add-ons (their namespaces, chart repos, cluster
+                                        kinds); an add-on whose chart writes kube-system gets its own
+                                        project <project>-<add-on> (generator/addons.yaml systemNamespaces)
   application-<env>-<folder>.yaml       one per rendered folder (services, datastores, platform, ...)
   application-<env>-<addon>.yaml        one per enabled platform add-on (Helm chart, pinned version)
 
@@ -189,6 +192,36 @@ def root_files(env: Environment) -> tuple[str, str]:
     return f"appproject-{bootstrap_project(env)}.yaml", f"application-{root_name(env)}.yaml"
 
 
+def addon_project(env: Environment, addon: Addon) -> str:
+    """`<project>-addons`; an add-on whose chart writes a system namespace (catalogue
+    `systemNamespaces`, e.g. metrics-server into kube-system) gets a project of its own, so
+    that right never extends to another add-on."""
+    return f"{env.project}-{addon.spec.name}" if addon.spec.system_namespaces else f"{env.project}-addons"
+
+
+def addon_projects(env: Environment, addons: Mapping[str, Addon]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for name, a in sorted(addons.items()):
+        out.setdefault(addon_project(env, a), []).append(name)
+    return out
+
+
+def _project(env: Environment, name: str, description: str, repos: list[str], namespaces: set[str],
+             cluster_kinds: set[tuple[str, str]]) -> dict:
+    return {
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject",
+        "metadata": {"name": name, "namespace": env.argocd_namespace,
+                     "labels": _labels(name, name, "gitops"), "annotations": {WAVE: str(PROJECT_WAVE)}},
+        "spec": {
+            "description": description,
+            "sourceRepos": list(repos),
+            "destinations": [{"server": env.destination, "namespace": ns} for ns in sorted(namespaces)],
+            "clusterResourceWhitelist": [{"group": g, "kind": k} for g, k in sorted(cluster_kinds)],
+            "orphanedResources": {"warn": True, "ignore": ORPHAN_IGNORE},
+        },
+    }
+
+
 def sync_policy(env: Environment, server_side: bool = False, create_namespace: bool = True) -> dict:
     options = []
     if create_namespace:
@@ -225,12 +258,13 @@ def _ignore_differences(objs: list[dict]) -> list[dict]:
 
 
 def _application(env: Environment, name: str, component: str, short: str, wave: int, needs: list[str],
-                 source: dict, namespace: str, policy: dict, ignore: list[dict] | None = None) -> dict:
+                 source: dict, namespace: str, policy: dict, ignore: list[dict] | None = None,
+                 project: str | None = None) -> dict:
     annotations = {WAVE: str(wave)}
     if needs:
         annotations[NEEDS] = ",".join(needs)
     spec: dict[str, Any] = {
-        "project": env.project,
+        "project": project or env.project,
         "source": source,
         "destination": {"server": env.destination, "namespace": namespace},
         "syncPolicy": policy,
@@ -277,8 +311,10 @@ def build_argocd(ctx: RenderContext, platform: Platform) -> None:
                              hint=f"shorten the service or environment name by at least {len(name) - 63} characters")
         names[short] = name
 
-    # -- the child project: what the children may deploy, and where
-    namespaces = {env.namespace} | {a.namespace for a in addons.values()}
+    # -- the children's projects: what they may deploy, and where. Two projects, so the add-ons'
+    # extra rights (their namespaces, kube-system for a chart that hard-codes it, cluster kinds,
+    # chart repositories) never extend to the platform's own folders.
+    namespaces = {env.namespace}
     cluster_kinds: set[tuple[str, str]] = set()
     for folder in folders:
         for o in objects[folder]:
@@ -287,22 +323,16 @@ def build_argocd(ctx: RenderContext, platform: Platform) -> None:
                 namespaces.add(ns)
             else:
                 cluster_kinds.add((_group(o["apiVersion"]), o["kind"]))
-    for a in addons.values():
-        cluster_kinds.update(a.spec.cluster_kinds)
-    repos = [env.repo_url] + sorted({a.spec.repo for a in addons.values()} - {env.repo_url})
-    emit(chart, ctx, {
-        "apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject",
-        "metadata": {"name": env.project, "namespace": env.argocd_namespace,
-                     "labels": _labels(env.project, env.project, "gitops"),
-                     "annotations": {WAVE: str(PROJECT_WAVE)}},
-        "spec": {
-            "description": f"{env.name}: the {PART_OF} platform and its add-ons (generated by drydock)",
-            "sourceRepos": repos,
-            "destinations": [{"server": env.destination, "namespace": ns} for ns in sorted(namespaces)],
-            "clusterResourceWhitelist": [{"group": g, "kind": k} for g, k in sorted(cluster_kinds)],
-            "orphanedResources": {"warn": True, "ignore": ORPHAN_IGNORE},
-        },
-    }, argo_src)
+    emit(chart, ctx, _project(env, env.project, f"{env.name}: the {PART_OF} platform (generated by drydock)",
+                              [env.repo_url], namespaces, cluster_kinds), argo_src)
+    for project, members in addon_projects(env, addons).items():
+        listed = ", ".join(members)
+        emit(chart, ctx, _project(
+            env, project, f"{env.name}: platform add-ons ({listed}), public Helm charts (generated by drydock)",
+            sorted({addons[n].spec.repo for n in members}),
+            {addons[n].namespace for n in members} | {ns for n in members for ns in addons[n].spec.system_namespaces},
+            {k for n in members for k in addons[n].spec.cluster_kinds}),
+            env.line_of("spec.addons") if "spec.addons" in env.lines else argo_src)
 
     # -- the bootstrap project and the root (applied by hand once; see docs/argocd.md)
     project_file, root_file = root_files(env)
@@ -368,5 +398,6 @@ def build_argocd(ctx: RenderContext, platform: Platform) -> None:
         manifest = _application(
             env, names[name], "addon", name, waves[addon_node(name)], _needs_label(graph[addon_node(name)], env),
             {"repoURL": a.spec.repo, "chart": a.spec.chart, "targetRevision": a.version, "helm": helm},
-            a.namespace, sync_policy(env, server_side=a.spec.crds), list(a.spec.ignore_differences))
+            a.namespace, sync_policy(env, server_side=a.spec.crds), list(a.spec.ignore_differences),
+            project=addon_project(env, a))
         emit(chart, ctx, manifest, env.line_of(f"spec.addons.{name}"))

@@ -6,8 +6,10 @@ in-cluster  StatefulSet (one replica, PVC from volumeClaimTemplates, restricted 
             context, probes, requests = limits), a headless Service for the StatefulSet's
             stable pod DNS, a client Service, and an ExternalSecret for the admin account.
 managed     an `ExternalName` Service with the same name that points at the managed
-            endpoint (RDS, MongoDB Atlas, ElastiCache, Amazon MQ for RabbitMQ), so the
-            services' connection settings are identical in every environment.
+            endpoint (RDS, MongoDB Atlas, ElastiCache, Amazon MQ for RabbitMQ), given per env
+            in `spec.managedEndpoints`. Clients connect to that real hostname, not to the
+            alias: they verify TLS, and the server's certificate names the real endpoint
+            (PostgreSQL with sslmode=verify-full, MongoDB TLS, rediss://, AMQPS on 5671).
 
 A datastore is emitted only when some service lists it in `spec.dependsOn.datastores`
 or `spec.dependsOn.queues`. Every service that uses one gets its own ExternalSecret
@@ -24,14 +26,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import InputError
 from ..model.types import Environment, Platform, Service
 from .base import (RenderContext, emit, labels, restricted_container_security, restricted_pod_security,
                    selector)
 
 SECRET_STORE = "aws-secrets-manager"  # same store as microservice.SECRET_STORE (checked by a test)
-SECRET_PREFIX = "ecommerce"  # AWS Secrets Manager names: ecommerce/<env>/<datastore>/<user>
 MIRROR = "mirror/"  # upstream images are mirrored under <first allowed registry>mirror/
-MANAGED_ZONE = "internal"  # managed endpoints: <datastore>.internal.<env domain> (private Route53 CNAME)
 
 
 @dataclass(frozen=True)
@@ -90,8 +91,12 @@ def managed(env: Environment) -> bool:
 
 
 def host(name: str, env: Environment) -> str:
-    """What clients connect to: the Service of that name (ClusterIP or ExternalName)."""
-    return f"{name}.{env.namespace}.svc.cluster.local"
+    """What clients connect to: the in-cluster Service, or the managed endpoint's real hostname.
+
+    A client that verifies TLS against an ExternalName alias fails: the certificate names the
+    managed endpoint, never `<name>.<ns>.svc.cluster.local`.
+    """
+    return external_host(name, env) if managed(env) else f"{name}.{env.namespace}.svc.cluster.local"
 
 
 def port(name: str, env: Environment) -> int:
@@ -100,7 +105,13 @@ def port(name: str, env: Environment) -> int:
 
 
 def external_host(name: str, env: Environment) -> str:
-    return f"{name}.{MANAGED_ZONE}.{env.domain}"
+    """The managed endpoint of `name` from spec.managedEndpoints (exit 2 when missing)."""
+    endpoint = env.managed_endpoints.get(name)
+    if not endpoint:
+        raise InputError(f"datastores: managed, but spec.managedEndpoints.{name} is not set",
+                         file=env.source.file, line=env.lines.get("spec.datastores"),
+                         hint=f"add spec.managedEndpoints.{name}: <the {SPECS[name].managed_product} hostname its TLS certificate names>")
+    return endpoint
 
 
 def image(name: str, env: Environment) -> str:
@@ -117,7 +128,8 @@ def credentials_secret(service: Service, name: str) -> str:
 
 
 def credentials_key(env: Environment, name: str, user: str) -> str:
-    return f"{SECRET_PREFIX}/{env.name}/{name}/{user}"
+    """AWS Secrets Manager name: <env.secret_prefix>/<datastore>/<user> (ecommerce/<env>/...)."""
+    return f"{env.secret_prefix}/{name}/{user}"
 
 
 def _secret_env(var: str, secret: str, key: str) -> dict:
@@ -140,7 +152,8 @@ def connection_env(service: Service, name: str, env: Environment, secret: str | 
         if service.database_engine == name and service.database_name:
             out.append({"name": f"{prefix}_NAME", "value": service.database_name})
         if name == "postgresql":
-            out.append({"name": f"{prefix}_SSLMODE", "value": "require" if tls else "disable"})
+            # require encrypts but accepts any certificate; verify-full checks the CA and the hostname
+            out.append({"name": f"{prefix}_SSLMODE", "value": "verify-full" if tls else "disable"})
         else:
             out.append({"name": f"{prefix}_TLS", "value": "true" if tls else "false"})
             out.append({"name": f"{prefix}_AUTH_SOURCE", "value": "admin"})

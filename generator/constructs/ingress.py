@@ -19,7 +19,6 @@ import math
 
 from ..model.types import Environment, Platform, Service
 from .base import MANAGED_BY, PART_OF, RenderContext, emit, labels
-from .security import AWS_REGION
 
 INGRESS_CLASS = "nginx"
 ACME_SERVERS = {
@@ -93,11 +92,12 @@ def cluster_issuer(env: Environment) -> dict:
             "server": ACME_SERVERS[name],
             "email": env.tls_email,
             "privateKeySecretRef": {"name": f"{name}-account-key"},
-            # DNS-01 on the environment's Route53 zone (cert-manager authenticates with IRSA):
+            # DNS-01 on the environment's Route53 zone (cert-manager authenticates with IRSA:
+            # spec.aws.roles.certManager on its ServiceAccount, addons.py):
             # no solver pods or solver Ingresses in the app namespace, so default-deny and the
             # admin allow-list stay untouched while certificates are issued and renewed.
             "solvers": [{"selector": {"dnsZones": [env.domain]},
-                         "dns01": {"route53": {"region": AWS_REGION}}}],
+                         "dns01": {"route53": {"region": env.aws_region}}}],
         }},
     }
 

@@ -60,6 +60,10 @@ class MicroserviceProps:
     allow_privilege_escalation: bool = False
     automount_service_account_token: bool = False
     termination_grace_seconds: int = 30
+    # canary only: the Ingress (same namespace) whose traffic ingress-nginx splits between the
+    # stable and canary Services; None = no ingress, the weight follows the replica ratio.
+    stable_ingress: str | None = None
+    prometheus_url: str = "http://kube-prometheus-stack-prometheus.monitoring.svc:9090"  # canary analysis
 
 
 def props_for(service: Service, env: Environment) -> MicroserviceProps:
@@ -80,9 +84,11 @@ def props_for(service: Service, env: Environment) -> MicroserviceProps:
         readiness=(service.readiness.path, service.readiness.port),
         startup=(service.startup.path, service.startup.port) if service.startup else None,
         config=dict(sorted(config.items())),
-        secrets=tuple((s.env, s.key, s.property) for s in service.secrets),
+        secrets=tuple((s.env, wiring.secret_key(env, s.key), s.property) for s in service.secrets),
         extra_env=tuple(wiring.service_env(service, env)),
         pod_annotations=wiring.pod_annotations(service, env),
+        stable_ingress=service.name if service.ingress_host else None,
+        prometheus_url=wiring.prometheus_url(env),
     )
 
 
@@ -109,6 +115,12 @@ class Microservice(Construct):
                     "spec": {"type": "ClusterIP", "selector": self.selector,
                              "ports": [{"name": n, "port": port, "targetPort": n, "protocol": proto}
                                        for n, port, proto in p.ports]}}, service.line_of("spec.ports"))
+        if p.strategy == "canary" and p.stable_ingress:
+            # Argo Rollouts points this Service at the canary pods and the stable one at the rest.
+            self._emit({"apiVersion": "v1", "kind": "Service", "metadata": self._meta(self.canary_service),
+                        "spec": {"type": "ClusterIP", "selector": self.selector,
+                                 "ports": [{"name": n, "port": port, "targetPort": n, "protocol": proto}
+                                           for n, port, proto in p.ports]}}, env.line_of("spec.rollout"))
         # maxUnavailable 1 never blocks every eviction, even with a single replica (dev).
         self._emit({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": self._meta(p.name),
                     "spec": {"maxUnavailable": 1, "selector": {"matchLabels": self.selector}}}, src)
@@ -116,6 +128,10 @@ class Microservice(Construct):
             self._emit(self._hpa(), env.line_of("spec.autoscaling"))
         if p.autoscaling == "hpa+vpa":
             self._emit(self._vpa(), env.line_of("spec.autoscaling.mode"))
+
+    @property
+    def canary_service(self) -> str:
+        return f"{self.props.name}-canary"
 
     # -- helpers -------------------------------------------------------------------------
     def _meta(self, name: str, **extra: Any) -> dict:
@@ -213,11 +229,19 @@ class Microservice(Construct):
                 if weight >= 100:
                     break
                 steps += [{"setWeight": weight}, {"pause": {"duration": f"{p.pause_seconds}s"}}]
-            spec["strategy"] = {"canary": {
+            canary: dict[str, Any] = {
                 "maxSurge": 1, "maxUnavailable": 0, "steps": steps,
-                "analysis": {"templates": [{"templateName": f"{p.name}-error-rate"}], "startingStep": 1,
-                             "args": [{"name": "service", "value": p.name}]},
-            }}
+                # Background analysis from the first step, without a count: it guards every step
+                # until the rollout completes, and one failed measurement aborts it.
+                "analysis": {"templates": [{"templateName": f"{p.name}-error-rate"}],
+                             "args": [{"name": "service", "value": p.name},
+                                      {"name": "canary-hash", "valueFrom": {"podTemplateHashValue": "Latest"}}]},
+            }
+            if p.stable_ingress:
+                # ingress-nginx splits the host's traffic by weight through a canary Ingress
+                canary.update({"canaryService": self.canary_service, "stableService": p.name,
+                               "trafficRouting": {"nginx": {"stableIngress": p.stable_ingress}}})
+            spec["strategy"] = {"canary": canary}
             return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "metadata": self._meta(p.name), "spec": spec}
         spec["strategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
         return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": self._meta(p.name), "spec": spec}
@@ -225,20 +249,22 @@ class Microservice(Construct):
     def _analysis_template(self) -> dict:
         p = self.props
         ns = self.namespace
-        # No traffic gives an empty result (the denominator filter), which counts as success;
-        # errors without any 5xx series give 0 through `or vector(0)`.
-        query = (f'(sum(rate(http_requests_total{{namespace="{ns}",service="{{{{args.service}}}}",code=~"5.."}}[5m])) or vector(0))'
-                 f' / (sum(rate(http_requests_total{{namespace="{ns}",service="{{{{args.service}}}}"}}[5m])) > 0)')
+        # Canary-only: the canary ReplicaSet's pods are named <rollout>-<pod-template-hash>-*, and
+        # Prometheus labels every scraped series with its pod. No canary traffic gives an empty
+        # result (the denominator filter); errors without any 5xx series give 0 (`or vector(0)`).
+        pods = 'pod=~"{{args.service}}-{{args.canary-hash}}-.*"'
+        query = (f'(sum(rate(http_requests_total{{namespace="{ns}",{pods},code=~"5.."}}[2m])) or vector(0))'
+                 f' / (sum(rate(http_requests_total{{namespace="{ns}",{pods}}}[2m])) > 0)')
         return {
             "apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisTemplate", "metadata": self._meta(f"{p.name}-error-rate"),
             "spec": {
-                "args": [{"name": "service"}],
+                "args": [{"name": "service"}, {"name": "canary-hash"}],
                 "metrics": [{
-                    "name": "error-rate", "interval": "1m", "count": 5, "failureLimit": 1,
+                    # no count: measured every minute for as long as the rollout runs (background analysis)
+                    "name": "error-rate", "interval": "1m", "failureLimit": 1,
                     # 0.1% is the SLO's whole error budget rate; a canary above it is rolled back.
                     "successCondition": "len(result) == 0 || result[0] < 0.001",
-                    "provider": {"prometheus": {
-                        "address": "http://kube-prometheus-stack-prometheus.monitoring.svc:9090", "query": query}},
+                    "provider": {"prometheus": {"address": p.prometheus_url, "query": query}},
                 }],
             },
         }

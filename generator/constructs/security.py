@@ -21,14 +21,12 @@ from __future__ import annotations
 
 from ..model.types import Environment, Platform, Service
 from . import datastores, wiring
+from .addons import addon_namespace
 from .base import MANAGED_BY, PART_OF, RenderContext, emit, labels, selector
 
-AWS_REGION = "us-east-1"
-ESO_NAMESPACE = "external-secrets"
-ESO_SERVICE_ACCOUNT = "external-secrets"
-INGRESS_NAMESPACE = "ingress-nginx"
+# Namespaces of the add-ons come from the env (spec.addons.<name>.namespace) or the catalogue.
+ESO_SERVICE_ACCOUNT = "external-secrets"  # the chart's ServiceAccount (release name), annotated for IRSA
 INGRESS_POD = {"app.kubernetes.io/name": "ingress-nginx"}
-MONITORING_NAMESPACE = "monitoring"
 PROMETHEUS_POD = {"app.kubernetes.io/name": "prometheus"}
 OTEL_POD = {"app.kubernetes.io/name": "opentelemetry-collector"}
 MANAGED_CIDRS = ("10.0.0.0/8",)  # the VPC's private range; see the module docstring
@@ -65,9 +63,9 @@ def _datastore_egress(name: str, env: Environment) -> dict:
 
 
 def _otel_egress(env: Environment) -> list[dict]:
-    if env.monitoring != "full+apm":
+    if not wiring.tracing(env):
         return []
-    return [{"to": [{"namespaceSelector": ns_selector(MONITORING_NAMESPACE), "podSelector": {"matchLabels": OTEL_POD}}],
+    return [{"to": [{"namespaceSelector": ns_selector(wiring.otel_namespace(env)), "podSelector": {"matchLabels": OTEL_POD}}],
              "ports": _tcp(wiring.OTEL_PORT)}]
 
 
@@ -82,11 +80,11 @@ def service_policy(service: Service, env: Environment, services: dict[str, Servi
     if callers:
         ingress.append({"from": [_from_pods(selector(c, env)) for c in callers], "ports": _tcp(service_port(service))})
     if service.ingress_host:
-        ingress.append({"from": [{"namespaceSelector": ns_selector(INGRESS_NAMESPACE),
+        ingress.append({"from": [{"namespaceSelector": ns_selector(addon_namespace(env, "ingress-nginx")),
                                   "podSelector": {"matchLabels": INGRESS_POD}}],
                         "ports": _tcp(service_port(service))})
     if service.metrics_port:
-        ingress.append({"from": [{"namespaceSelector": ns_selector(MONITORING_NAMESPACE),
+        ingress.append({"from": [{"namespaceSelector": ns_selector(addon_namespace(env, "kube-prometheus-stack")),
                                   "podSelector": {"matchLabels": PROMETHEUS_POD}}],
                         "ports": _tcp(service.port_named(service.metrics_port).port)})
     egress = [{"to": [_from_pods(selector(d, env))], "ports": _tcp(service_port(services[d]))}
@@ -112,7 +110,7 @@ def datastore_policy(name: str, env: Environment, services: dict[str, Service]) 
                 if s.migrations and s.database_engine == name]
     ingress = [{"from": sources, "ports": _tcp(spec.port)}]
     if spec.metrics_port:
-        ingress.append({"from": [{"namespaceSelector": ns_selector(MONITORING_NAMESPACE),
+        ingress.append({"from": [{"namespaceSelector": ns_selector(addon_namespace(env, "kube-prometheus-stack")),
                                   "podSelector": {"matchLabels": PROMETHEUS_POD}}],
                         "ports": _tcp(spec.metrics_port[1])})
     return network_policy(name, env, {"matchLabels": selector(name, env)}, ingress, [],
@@ -129,8 +127,10 @@ def cluster_secret_store(env: Environment) -> dict:
             # Only the platform's namespace may read through this store.
             "conditions": [{"namespaces": [env.namespace]}],
             "provider": {"aws": {
-                "service": "SecretsManager", "region": AWS_REGION,
-                "auth": {"jwt": {"serviceAccountRef": {"name": ESO_SERVICE_ACCOUNT, "namespace": ESO_NAMESPACE}}},
+                "service": "SecretsManager", "region": env.aws_region,
+                # external-secrets' ServiceAccount carries spec.aws.roles.externalSecrets (IRSA, addons.py)
+                "auth": {"jwt": {"serviceAccountRef": {"name": ESO_SERVICE_ACCOUNT,
+                                                       "namespace": addon_namespace(env, "external-secrets")}}},
             }},
         },
     }

@@ -13,18 +13,52 @@ from __future__ import annotations
 
 from ..model.types import Environment, Service
 from . import datastores
+from .addons import addon_enabled, addon_namespace
 
-OTEL_COLLECTOR = "http://opentelemetry-collector.monitoring.svc.cluster.local:4317"
+OTEL_ADDON = "opentelemetry-collector"  # Service name = release name = add-on name
 OTEL_PORT = 4317
 LOG_FORMAT_KEY = "LOG_FORMAT"
+PLATFORM_SECRET_PREFIX = "ecommerce/"  # service files may name secrets with it; it is not the env scope
+
+
+def tracing(env: Environment) -> bool:
+    """Workloads send traces when monitoring is full+apm and the collector add-on runs."""
+    return env.monitoring == "full+apm" and addon_enabled(env, OTEL_ADDON)
+
+
+def otel_namespace(env: Environment) -> str:
+    return addon_namespace(env, OTEL_ADDON)
+
+
+def otel_endpoint(env: Environment) -> str:
+    """The collector's OTLP/gRPC endpoint, in the namespace the add-on really runs in."""
+    return f"http://{OTEL_ADDON}.{otel_namespace(env)}.svc.cluster.local:{OTEL_PORT}"
+
+
+def prometheus_url(env: Environment) -> str:
+    """kube-prometheus-stack's Prometheus Service (release kube-prometheus-stack), for canary analysis."""
+    return f"http://kube-prometheus-stack-prometheus.{addon_namespace(env, 'kube-prometheus-stack')}.svc:9090"
+
+
+def secret_key(env: Environment, key: str) -> str:
+    """The AWS Secrets Manager name of a service secret in `env`: always under env.secret_prefix.
+
+    Service files name a secret once for every env (`ecommerce/api-gateway/jwt` or
+    `api-gateway/jwt`); each env reads its own copy (`ecommerce/<env>/api-gateway/jwt`), so
+    dev can never read prod's keys and the env's IAM role can be limited to its prefix.
+    """
+    prefix = env.secret_prefix + "/"
+    if key.startswith(prefix):
+        return key
+    return prefix + key.removeprefix(PLATFORM_SECRET_PREFIX)
 
 
 def tracing_env(name: str, version: str, env: Environment) -> list[dict]:
-    """OpenTelemetry SDK env vars for one workload; empty unless monitoring is full+apm."""
-    if env.monitoring != "full+apm":
+    """OpenTelemetry SDK env vars for one workload; empty unless tracing is on (see `tracing`)."""
+    if not tracing(env):
         return []
     return [
-        {"name": "OTEL_EXPORTER_OTLP_ENDPOINT", "value": OTEL_COLLECTOR},
+        {"name": "OTEL_EXPORTER_OTLP_ENDPOINT", "value": otel_endpoint(env)},
         {"name": "OTEL_EXPORTER_OTLP_PROTOCOL", "value": "grpc"},
         {"name": "OTEL_SERVICE_NAME", "value": name},
         {"name": "OTEL_RESOURCE_ATTRIBUTES",

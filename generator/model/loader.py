@@ -18,12 +18,13 @@ from .yamlload import format_path, load_document, read_text
 
 DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
-ADDON_DEFAULTS = {
-    # chart versions pinned here are the defaults; an environment may pin another.
-    "ingress-nginx": True, "cert-manager": True, "metrics-server": True, "kube-prometheus-stack": True,
-    "external-secrets": True, "sealed-secrets": True, "argo-rollouts": True, "vertical-pod-autoscaler": True,
-    "fluent-bit": True, "opentelemetry-collector": True, "jaeger": True,
-}
+
+
+def _addon_defaults() -> dict[str, bool]:
+    """Add-on name -> on by default, from the catalogue (generator/addons.yaml)."""
+    from .addons import catalogue
+
+    return {name: entry.enabled for name, entry in catalogue().items()}
 
 
 def _display(path: Path, root: Path) -> str:
@@ -58,11 +59,12 @@ def _read(path: Path, root: Path, kind: str, raw: dict | None = None) -> tuple[d
 
 def _check_addons(data: dict, lines: dict, display: str) -> list[Problem]:
     out = []
+    known = _addon_defaults()
     for name in data["spec"].get("addons", {}):
-        if name not in ADDON_DEFAULTS:
+        if name not in known:
             line, col = lines.get(("spec", "addons", name), (None, None))
             out.append(Problem(f"unknown add-on '{name}'", display, line, col, f"spec.addons.{name}",
-                               f"use one of: {', '.join(sorted(ADDON_DEFAULTS))} (docs/argocd.md)"))
+                               f"use one of: {', '.join(sorted(known))} (docs/argocd.md)"))
     return out
 
 
@@ -120,7 +122,7 @@ def _build_environment(d: dict, lines: dict, display: str) -> Environment:
     retry = argo.get("retry", {})
     backoff = retry.get("backoff", {})
     rollout = s["rollout"]
-    addons = {name: MappingProxyType({"enabled": enabled}) for name, enabled in ADDON_DEFAULTS.items()}
+    addons = {name: MappingProxyType({"enabled": enabled}) for name, enabled in _addon_defaults().items()}
     for name, conf in s.get("addons", {}).items():
         addons[name] = MappingProxyType({**addons.get(name, {"enabled": True}), **conf})
     return Environment(
@@ -148,6 +150,10 @@ def _build_environment(d: dict, lines: dict, display: str) -> Environment:
         argocd_namespace=argo.get("namespace", "argocd"),
         retry_limit=retry.get("limit", 5), retry_duration=backoff.get("duration", "5s"),
         retry_factor=backoff.get("factor", 2), retry_max_duration=backoff.get("maxDuration", "3m"),
+        aws_region=s.get("aws", {}).get("region", "us-east-1"),
+        aws_roles=MappingProxyType(dict(sorted(s.get("aws", {}).get("roles", {}).items()))),
+        load_balancer_cidrs=tuple(s.get("ingress", {}).get("loadBalancerCIDRs", ())),
+        managed_endpoints=MappingProxyType(dict(sorted(s.get("managedEndpoints", {}).items()))),
     )
 
 

@@ -140,6 +140,14 @@ class Environment:
     retry_duration: str = "5s"
     retry_factor: int = 2
     retry_max_duration: str = "3m"
+    # Cloud identity and edge (docs/inputs.md): IAM role ARNs for IRSA by role name
+    # (externalSecrets, certManager), the AWS region of the secrets and DNS APIs, the load
+    # balancer CIDRs ingress-nginx trusts X-Forwarded-For from (empty: trust no proxy header),
+    # and the real hostnames of managed datastores (what their TLS certificates name).
+    aws_region: str = "us-east-1"
+    aws_roles: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    load_balancer_cidrs: tuple[str, ...] = ()
+    managed_endpoints: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def line_of(self, dotted: str) -> SourceRef:
         return SourceRef(self.source.file, self.lines.get(dotted, self.source.line))
@@ -158,6 +166,11 @@ class Environment:
         """The version label: the tag part, never the digest."""
         return self.version(service.name).split("@", 1)[0]
 
+    @property
+    def secret_prefix(self) -> str:
+        """Every AWS Secrets Manager name this env reads starts with it: one env never reads another's."""
+        return f"ecommerce/{self.name}"
+
     def gate_data(self, services: Mapping[str, "Service"] | None = None) -> dict:
         """What the gates see as input.env; with `services`, their declared dependencies
         (the platform engine's connectivity check compares them with what is reachable)."""
@@ -170,6 +183,8 @@ class Environment:
         }
         if services is not None:
             data["services"] = {name: s.declared_deps(self.namespace) for name, s in sorted(services.items())}
+        if self.aws_roles:
+            data["aws"] = {"region": self.aws_region, "roles": dict(self.aws_roles), "secretPrefix": self.secret_prefix}
         return data
 
 
