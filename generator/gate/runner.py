@@ -74,8 +74,10 @@ def run_gates(
             progress(f"{name}: {len(all_docs)} documents")
             # One run for all envs: trust every env's registries, require trivy if any env does.
             registries = sorted({r for c in contexts.values() for r in c.env_data.get("allowedRegistries", [])})
+            addon_images = {a: p for c in contexts.values() for a, p in c.env_data.get("addonImages", {}).items()}
             shared_ctx = replace(first_ctx, require_trivy=any(c.require_trivy for c in contexts.values()),
-                                 env_data={**first_ctx.env_data, "allowedRegistries": registries})
+                                 env_data={**first_ctx.env_data, "allowedRegistries": registries,
+                                           "addonImages": addon_images})
             result = engine.run(all_docs, shared_ctx)
             for f in result.findings:
                 findings[env_of_file.get(f.file, next(iter(findings)))].append(f)

@@ -334,11 +334,17 @@ def document_text(doc: Document) -> str:
 
 def trusted_registries(env_data: dict) -> list[str]:
     """Registry hosts for KSV-0125 from the environment's allowedRegistries
-    (`registry.example.com/ecommerce/` -> `registry.example.com`)."""
+    (`registry.example.com/ecommerce/` -> `registry.example.com`) and the add-ons' image
+    prefixes (input.env.addonImages). Trivy knows hosts only, per document and not per
+    Application: DD-WKL-010 is the exact check (full prefix, per add-on)."""
+    prefixes = list(env_data.get("allowedRegistries") or [])
+    prefixes += [p for ps in (env_data.get("addonImages") or {}).values() for p in ps]
     hosts = []
-    for prefix in env_data.get("allowedRegistries") or []:
-        host = str(prefix).strip().split("/", 1)[0]
-        if host and host not in hosts:
+    for prefix in prefixes:
+        first, _, rest = str(prefix).strip().partition("/")
+        # `otel/collector`: no host part, so Docker Hub (a host has a dot or a port, or is localhost)
+        host = first if rest and ("." in first or ":" in first or first == "localhost") else "docker.io"
+        if first and host not in hosts:
             hosts.append(host)
     return sorted(hosts)
 
