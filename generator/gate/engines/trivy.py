@@ -341,10 +341,9 @@ def trusted_registries(env_data: dict) -> list[str]:
     prefixes += [p for ps in (env_data.get("addonImages") or {}).values() for p in ps]
     hosts = []
     for prefix in prefixes:
-        first, _, rest = str(prefix).strip().partition("/")
-        # `otel/collector`: no host part, so Docker Hub (a host has a dot or a port, or is localhost)
-        host = first if rest and ("." in first or ":" in first or first == "localhost") else "docker.io"
-        if first and host not in hosts:
+        # KSV-0125 compares the image's first path segment, host or not (`otel/collector` -> `otel`)
+        host = str(prefix).strip().split("/", 1)[0]
+        if host and host not in hosts:
             hosts.append(host)
     return sorted(hosts)
 
