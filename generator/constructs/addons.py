@@ -115,7 +115,10 @@ def _ingress_nginx(a: AddonEnv) -> dict:
         "resources": _size(a, ("100m", "128Mi"), ("500m", "512Mi")),
         "podSecurityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
         "admissionWebhooks": {"createSecretJob": {"resources": _resources("10m", "32Mi")},
-                              "patchWebhookJob": {"resources": _resources("10m", "32Mi")}},
+                              "patchWebhookJob": {"resources": _resources("10m", "32Mi")},
+                              # pod securityContext of both certificate Jobs (the chart leaves it empty)
+                              "patch": {"securityContext": {"runAsNonRoot": True, "runAsUser": 65532,
+                                                            "seccompProfile": {"type": "RuntimeDefault"}}}},
     }}
 
 
@@ -198,12 +201,19 @@ def _kube_prometheus_stack(a: AddonEnv) -> dict:
     return {
         "prometheus": {"prometheusSpec": prometheus_spec},
         "alertmanager": {"enabled": level != "basic",
+                         # Alertmanager never calls the Kubernetes API: no token (DD-WKL-013, KSV-0036)
+                         "serviceAccount": {"automountServiceAccountToken": False},
                          "alertmanagerSpec": {"replicas": a.controller_replicas if level != "basic" else 1,
-                                              "resources": _resources("50m", "128Mi")}},
+                                              "resources": _resources("50m", "128Mi"),
+                                              "automountServiceAccountToken": False}},
         "grafana": {"enabled": level != "basic", "resources": _resources("100m", "256Mi"),
                     # Grafana writes only to its storage volume (/var/lib/grafana) and /tmp (emptyDir)
                     "containerSecurityContext": {"readOnlyRootFilesystem": True},
-                    "sidecar": {"resources": _resources("50m", "128Mi")}},
+                    # the dashboard/datasource sidecars write only to their shared emptyDir folders
+                    "sidecar": {"resources": _resources("50m", "128Mi"),
+                                "securityContext": {"readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False,
+                                                    "capabilities": {"drop": ["ALL"]},
+                                                    "seccompProfile": {"type": "RuntimeDefault"}}}},
         "kube-state-metrics": {"resources": _resources("50m", "128Mi")},
         "prometheus-node-exporter": {
             "resources": _resources("50m", "64Mi"),

@@ -77,6 +77,41 @@ def load_waivers(path: Path, display: str | None = None, envs: Iterable[str] | N
     return parse_waivers(data, lines, display, envs, today)
 
 
+WAIVER_FILE = "waivers.yaml"
+WAIVER_DIR = "waivers"  # optional: one file per add-on or team, read after waivers.yaml
+
+
+def repo_waiver_files(root: Path) -> list[Path]:
+    """The repo's waiver files: waivers.yaml, then waivers/*.yaml (and .yml) by name."""
+    root = Path(root)
+    files = [root / WAIVER_FILE] if (root / WAIVER_FILE).exists() else []
+    folder = root / WAIVER_DIR
+    if folder.is_dir():
+        files += sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    return files
+
+
+def load_repo_waivers(root: Path, envs: Iterable[str] | None = None, today: dt.date | None = None) -> list[Waiver]:
+    """Every waiver of the repo (waivers.yaml and the waivers/ folder); a waiver written twice
+    (same rule and resource, overlapping envs) is bad input: one of the copies would always be unused."""
+    root = Path(root)
+    envs = list(envs) if envs is not None else None
+    out: list[Waiver] = []
+    seen: dict[tuple, Waiver] = {}
+    for path in repo_waiver_files(root):
+        for w in load_waivers(path, path.relative_to(root).as_posix(), envs=envs, today=today, root=root):
+            for e in w.envs:
+                key = (w.rule, w.kind, w.namespace, w.name, e)
+                if key in seen:
+                    first = seen[key]
+                    raise InputError(Problem(f"waiver for {w.rule} on {w.target()} in {e} is written twice "
+                                             f"(also {first.file}:{first.line})", w.file, w.line,
+                                             hint="keep one of them"))
+                seen[key] = w
+            out.append(w)
+    return out
+
+
 def parse_waivers(data, lines: dict, display: str, envs: Iterable[str] | None = None,
                   today: dt.date | None = None) -> list[Waiver]:
     today = today or dt.date.today()
