@@ -186,3 +186,20 @@ def test_the_demo_passes_all_four_gates_in_every_env_and_synth_writes_nothing_ne
                         env={"DRYDOCK_CHARTS": str(CHARTS)})
         assert r.code == 0, (env, r.out[-2000:], r.err[-2000:])
         assert json.loads(r.out)["summary"]["engines"] == ["schema", "policy", "trivy", "platform"]
+
+
+def test_addon_waivers_are_not_judged_unused_by_a_run_that_did_not_expand_the_charts(repo_copy):
+    """Without the platform engine the add-ons' objects are never gated, so their waivers cannot be
+    judged; a stale waiver on an object that run did gate still fails it."""
+    r = run_drydock("synth", "--env", "dev", "--engines", "schema,policy,trivy", cwd=repo_copy,
+                    env={"DRYDOCK_CHARTS": str(CHARTS)})
+    assert r.code == 0, r.out[-2000:] + r.err[-2000:]
+    (repo_copy / "waivers" / "zz-stale.yaml").write_text(
+        "apiVersion: drydock/v1\nkind: WaiverList\nwaivers:\n"
+        "  - rule: DD-WKL-010\n    resource: {kind: Deployment, namespace: ecommerce, name: frontend}\n"
+        "    env: [dev]\n    reason: the frontend image moved to our own registry long ago\n"
+        "    owner: platform-team\n    expires: \"2027-01-31\"\n")
+    r = run_drydock("synth", "--env", "dev", "--engines", "schema,policy,trivy", "--format", "json", cwd=repo_copy,
+                    env={"DRYDOCK_CHARTS": str(CHARTS)})
+    assert r.code == 1
+    assert [f["rule_id"] for f in json.loads(r.out)["findings"] if f["file"] == "waivers/zz-stale.yaml"] == ["DD-WAIVER-002"]

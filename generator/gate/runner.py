@@ -88,7 +88,9 @@ def run_gates(
         findings.setdefault(env, []).extend(fs)
     folded = {env: fold_duplicates(fs) for env, fs in findings.items()}
     known = known_rule_ids(first_ctx.policy_dirs) if waivers else set()
-    waived = apply_waivers(folded, waivers, known, today, engines, () if shard else complete_envs)
+    gated = {env: {(d.resource.kind, d.resource.namespace, d.resource.name) for d in docs_by_env[env]} for env in folded
+             if env in docs_by_env} if waivers and "platform" not in engines else None
+    waived = apply_waivers(folded, waivers, known, today, engines, () if shard else complete_envs, gated)
     return {
         env: Report(sorted(fs, key=Finding.sort_key), contexts[env].threshold,
                     sum(1 for d in docs_by_env[env] if d.file in in_shard), cached, list(skipped),

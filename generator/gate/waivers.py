@@ -228,11 +228,14 @@ def engine_of(rule: str) -> str:
 def apply_waivers(findings_by_env: dict[str | None, list[Finding]], waivers: Iterable[Waiver],
                   known_rules: set[str], today: dt.date | None = None,
                   engines_run: Iterable[str] = ("schema", "policy", "trivy"),
-                  complete_envs: Iterable[str | None] | None = None) -> dict[str | None, list[Finding]]:
+                  complete_envs: Iterable[str | None] | None = None,
+                  gated: dict[str | None, set[tuple]] | None = None) -> dict[str | None, list[Finding]]:
     """Mark waived findings; add blocking findings for expired, unused or unknown-rule waivers.
 
     `complete_envs`: the envs whose whole render this run gated (None: every env in the run).
-    Only there can a waiver be judged unused. A waiver that would cover a CRITICAL finding in
+    Only there can a waiver be judged unused. `gated`: env -> (kind, namespace, name) of every
+    object gated; without the platform engine the add-ons' Helm charts are not expanded, so a
+    waiver on an object that run never saw (an add-on's ClusterRole) is not judged unused. A waiver that would cover a CRITICAL finding in
     a production env without `approvedBy` is bad input (InputError at the waiver's line).
     """
     engines_run = set(engines_run)
@@ -277,11 +280,17 @@ def apply_waivers(findings_by_env: dict[str | None, list[Finding]], waivers: Ite
         if engine_of(w.rule) not in engines_run:
             continue
         for e in targets:
+            if "platform" not in engines_run and gated is not None and not _saw(gated.get(e, set()), w):
+                continue
             if e in complete and (i, e) not in used:
                 out[e].append(_gate_finding(w, "DD-WAIVER-002", "Waiver matches nothing",
                                             f"waiver for {w.rule} on {w.target()} matches no finding in env '{e}'",
                                             f"remove '{e}' from the waiver's env (or delete the waiver): the finding it covered is gone"))
     return out
+
+
+def _saw(gated: set[tuple], w: Waiver) -> bool:
+    return any(k == w.kind and n == w.name and (w.namespace is None or ns == w.namespace) for k, ns, n in gated)
 
 
 def fold_duplicates(findings: list[Finding]) -> list[Finding]:
