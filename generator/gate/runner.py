@@ -88,8 +88,8 @@ def run_gates(
         findings.setdefault(env, []).extend(fs)
     folded = {env: fold_duplicates(fs) for env, fs in findings.items()}
     known = known_rule_ids(first_ctx.policy_dirs) if waivers else set()
-    gated = {env: {(d.resource.kind, d.resource.namespace, d.resource.name) for d in docs_by_env[env]} for env in folded
-             if env in docs_by_env} if waivers and "platform" not in engines else None
+    gated = {env: _unexpanded(docs_by_env[env]) for env in folded if env in docs_by_env} \
+        if waivers and "platform" not in engines else None
     waived = apply_waivers(folded, waivers, known, today, engines, () if shard else complete_envs, gated)
     return {
         env: Report(sorted(fs, key=Finding.sort_key), contexts[env].threshold,
@@ -97,6 +97,20 @@ def run_gates(
                     engines=tuple(e for e in ALL_ENGINES if e in engines), extras=extras[env])
         for env, fs in waived.items()
     }
+
+
+def _unexpanded(docs) -> tuple[set[tuple], set[str]]:
+    """What a run without the platform engine gated ((kind, namespace, name) of each object) and
+    the namespaces of the Helm Applications it did not expand (their objects were never seen)."""
+    gated = {(d.resource.kind, d.resource.namespace, d.resource.name) for d in docs}
+    helm_ns = set()
+    for d in docs:
+        spec = d.obj.get("spec") if d.obj.get("kind") == "Application" else None
+        if isinstance(spec, dict):
+            sources = [spec.get("source")] + list(spec.get("sources") or [])
+            if any(isinstance(src, dict) and src.get("chart") for src in sources):
+                helm_ns.add(str((spec.get("destination") or {}).get("namespace") or ""))
+    return gated, helm_ns
 
 
 def shard_of(file: str, n: int) -> int:

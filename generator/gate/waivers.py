@@ -229,13 +229,14 @@ def apply_waivers(findings_by_env: dict[str | None, list[Finding]], waivers: Ite
                   known_rules: set[str], today: dt.date | None = None,
                   engines_run: Iterable[str] = ("schema", "policy", "trivy"),
                   complete_envs: Iterable[str | None] | None = None,
-                  gated: dict[str | None, set[tuple]] | None = None) -> dict[str | None, list[Finding]]:
+                  gated: dict[str | None, tuple[set[tuple], set[str]]] | None = None) -> dict[str | None, list[Finding]]:
     """Mark waived findings; add blocking findings for expired, unused or unknown-rule waivers.
 
     `complete_envs`: the envs whose whole render this run gated (None: every env in the run).
-    Only there can a waiver be judged unused. `gated`: env -> (kind, namespace, name) of every
-    object gated; without the platform engine the add-ons' Helm charts are not expanded, so a
-    waiver on an object that run never saw (an add-on's ClusterRole) is not judged unused. A waiver that would cover a CRITICAL finding in
+    Only there can a waiver be judged unused. `gated` (runs without the platform engine, which
+    expands the add-ons' Helm charts): env -> ((kind, namespace, name) of every object gated, the
+    destination namespaces of the Helm Applications). A waiver on an object the run never saw that
+    an expansion could produce (in such a namespace, or cluster-scoped) is not judged unused there. A waiver that would cover a CRITICAL finding in
     a production env without `approvedBy` is bad input (InputError at the waiver's line).
     """
     engines_run = set(engines_run)
@@ -280,7 +281,7 @@ def apply_waivers(findings_by_env: dict[str | None, list[Finding]], waivers: Ite
         if engine_of(w.rule) not in engines_run:
             continue
         for e in targets:
-            if "platform" not in engines_run and gated is not None and not _saw(gated.get(e, set()), w):
+            if "platform" not in engines_run and gated is not None and _maybe_expanded(gated.get(e), w):
                 continue
             if e in complete and (i, e) not in used:
                 out[e].append(_gate_finding(w, "DD-WAIVER-002", "Waiver matches nothing",
@@ -289,8 +290,11 @@ def apply_waivers(findings_by_env: dict[str | None, list[Finding]], waivers: Ite
     return out
 
 
-def _saw(gated: set[tuple], w: Waiver) -> bool:
-    return any(k == w.kind and n == w.name and (w.namespace is None or ns == w.namespace) for k, ns, n in gated)
+def _maybe_expanded(gated: tuple[set[tuple], set[str]] | None, w: Waiver) -> bool:
+    objects, helm_namespaces = gated or (set(), set())
+    if any(k == w.kind and n == w.name and (w.namespace is None or ns == w.namespace) for k, ns, n in objects):
+        return False  # the run gated the object itself: the waiver can be judged
+    return w.namespace is None or w.namespace in helm_namespaces
 
 
 def fold_duplicates(findings: list[Finding]) -> list[Finding]:

@@ -7,9 +7,10 @@
 #   ServiceAccount (in the render) sets false; every ServiceAccount must set
 #   false. A ServiceAccount that a RoleBinding or ClusterRoleBinding in the
 #   render grants a role is one whose pods call the API (controllers,
-#   operators, webhooks of add-ons): it and its pods need the token and pass
-#   (the binding itself is judged by the DD-RBAC rules). The `default`
-#   ServiceAccount never earns this.
+#   operators, webhooks of add-ons): its pods need the token and pass, and so
+#   does the ServiceAccount unless a pod of it turns the token off (then the
+#   ServiceAccount should too). The binding itself is judged by the DD-RBAC
+#   rules. The `default` ServiceAccount never earns this.
 # related_resources:
 #   - https://kubernetes.io/docs/tasks/configure-pod-container/configure-service-account/#opt-out-of-api-credential-automounting
 # custom:
@@ -34,7 +35,7 @@ deny contains {"msg": msg, "doc": i, "path": ["automountServiceAccountToken"]} i
 	some i, d in input.documents
 	d.object.kind == "ServiceAccount"
 	object.get(d.object, "automountServiceAccountToken", true) != false
-	not [k8s.namespace(d.object), k8s.name(d.object)] in api_users
+	not token_needed(k8s.namespace(d.object), k8s.name(d.object))
 	msg := sprintf("ServiceAccount %s does not set automountServiceAccountToken: false", [k8s.name(d.object)])
 }
 
@@ -54,4 +55,17 @@ api_users contains [ns, s.name] if {
 	s.kind == "ServiceAccount"
 	s.name != "default"
 	ns := object.get(s, "namespace", k8s.namespace(b))
+}
+
+token_needed(ns, name) if {
+	[ns, name] in api_users
+	not opted_out(ns, name)
+}
+
+# opted_out: a pod of this ServiceAccount turns the token off: it does not need it.
+opted_out(ns, name) if {
+	some p in k8s.pods
+	k8s.namespace(p.obj) == ns
+	service_account(p) == name
+	p.spec.automountServiceAccountToken == false
 }

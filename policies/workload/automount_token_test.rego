@@ -54,3 +54,9 @@ test_fail_default_service_account_never_earns_the_token if {
 	inp := t.inp([pod, binding("RoleBinding", "default", "shop")])
 	count(automount_token.deny) == 1 with input as inp
 }
+
+test_fail_bound_service_account_whose_pods_turn_the_token_off if {
+	inp := t.inp([t.deployment(object.union(t.pod_spec, {"serviceAccountName": "app"})), sa(true), binding("RoleBinding", "app", "shop")])
+	some d in automount_token.deny with input as inp
+	d.doc == 1
+}
