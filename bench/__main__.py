@@ -6,7 +6,7 @@ import platform
 import sys
 import time
 
-BENCHES = ["render_bench", "schema_bench", "policy_bench", "trivy_bench", "gate_bench", "helm_bench"]
+BENCHES = ["speed_bench", "render_bench", "schema_bench", "policy_bench", "trivy_bench", "gate_bench", "helm_bench"]
 
 
 def main() -> int:
@@ -22,15 +22,19 @@ def main() -> int:
         results[name] = res
         print(f"\n== {name} ({time.perf_counter() - t:.1f} s)")
         print(mod.report(res) if hasattr(mod, "report") else res)
-    print("\n" + summary(results))
+    print("\nratios:\n  " + summary(results).removeprefix("ratios: ").replace("; ", "\n  "))
     return 0
 
 
 def summary(r: dict) -> str:
     bits = []
+    if "speed_bench" in r:
+        s = r["speed_bench"]
+        bits.append(f"vs Trivy alone ({s['trivy_wall_s']:.2f} s): synth --all cold {s['cold']['ratio']:.2f}x (<= 1.25), "
+                    f"warm {s['warm']['ratio']:.2f}x (<= 0.20), --check {s['check']['ratio']:.2f}x (<= 0.10)")
     if "render_bench" in r:
-        last = r["render_bench"]["rows"][-1]
-        bits.append(f"render {last['ms_per_service']:.1f} ms/service")
+        for m in r["render_bench"]["marginal"]:
+            bits.append(f"render {m['ms_per_service']:.1f} ms/service at {m['at']} (CPU {m['cpu_ms_per_service']:.1f}, target <= 15)")
     if "schema_bench" in r and r["schema_bench"].get("ratio"):
         bits.append(f"schema {r['schema_bench']['ratio']:.0f}x kubernetes-validate")
     if "policy_bench" in r and r["policy_bench"].get("ratio"):
@@ -38,6 +42,7 @@ def summary(r: dict) -> str:
     if "gate_bench" in r:
         g = r["gate_bench"]
         bits.append(f"full gate cold {g['cold_s']:.1f} s / warm {g['warm_s']:.1f} s")
+        bits.append(f"peak RSS {g['peak_rss_mb']:.0f} MB at {g['rss_services']} services x 3 envs (<= 800 at 1,000)")
     if "helm_bench" in r:
         h = r["helm_bench"]
         bits.append(f"helm add-ons cold {h['cold_s']:.1f} s / warm {h['warm_s']:.2f} s")

@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+DATASTORES = {"postgresql", "mongodb", "redis", "rabbitmq"}
 
 SERVICE = """\
 apiVersion: drydock/v1
@@ -60,6 +61,8 @@ def make_corpus(dest: Path, n: int) -> Path:
                 skipping = True
                 continue
             if skipping and line.startswith("      "):
+                if line.strip().split(":")[0] in DATASTORES:
+                    out.append(line)  # in-cluster datastores keep their pinned versions
                 continue
             skipping = False
             out.append(line)

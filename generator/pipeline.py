@@ -5,6 +5,7 @@ exceptions, so tests and other tools can drive drydock without click.
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import signal
@@ -88,7 +89,7 @@ def _cache_dir(opts: GateOptions, warn: Callable[[str], None]) -> Path | None:
     """The cache folder to use: a configured one inside a git work tree is refused; the default is skipped."""
     if opts.cache_dir is None:
         return None
-    reason = check_cache_dir(opts.cache_dir)
+    reason = _cache_dir_problem(str(Path(opts.cache_dir).absolute()))
     if reason is None:
         return opts.cache_dir
     if Path(opts.cache_dir) == default_cache_dir():
@@ -96,6 +97,12 @@ def _cache_dir(opts: GateOptions, warn: Callable[[str], None]) -> Path | None:
         return None
     raise InputError(reason, file=str(opts.cache_dir),
                      hint="use a folder outside the repository (the default is ~/.cache/drydock), or git-ignore it")
+
+
+@functools.lru_cache(maxsize=8)
+def _cache_dir_problem(path: str) -> str | None:
+    """check_cache_dir once per folder and process: it asks git three times (~10 ms each)."""
+    return check_cache_dir(Path(path))
 
 
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+")
@@ -132,6 +139,7 @@ def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: b
 
     root = Path(root)
     repair_promotion(root, warn)  # a promotion cut short by SIGKILL is finished or undone first
+    renders = _render_cache(root, _cache_dir(opts, warn))  # hashes the inputs before the loader reads them
     platform = load_project(root)
     names = list(envs) if envs else list(platform.environments)
     problems = []
@@ -147,8 +155,11 @@ def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: b
     result = SynthResult({}, not_deployed={n: platform.not_deployed(n) for n in names})
     started = time.perf_counter()
     for name in names:
-        progress(f"render: {name}")
-        result.rendered[name] = render_env(platform, name)
+        cached = renders.get(name) if renders else None
+        progress(f"render: {name}{' (unchanged inputs: cached)' if cached else ''}")
+        result.rendered[name] = cached or render_env(platform, name)
+        if renders and not cached:
+            renders.put(result.rendered[name])
     from .k8snames import name_problems  # every name must fit Kubernetes' limits, gate or no gate
     too_long = [p for name in names for p in name_problems(result.rendered[name].documents())]
     if too_long:
@@ -184,12 +195,32 @@ def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: b
         for name in names:  # all envs first: a refusal in the last one must not leave the first written
             check_ownership(result.rendered[name], out_root)
         for name in names:
-            progress(f"write: {out_root / name}")
-            write_env(result.rendered[name], out_root)
+            # An env whose tree already holds exactly this render is left alone: no fsyncs, no swap.
+            if _tree_holds(result.rendered[name], out_root / name):
+                progress(f"write: {out_root / name} (up to date)")
+            else:
+                progress(f"write: {out_root / name}")
+                write_env(result.rendered[name], out_root)
             result.written.append(name)
             on_written(name)
     result.timings["write"] = time.perf_counter() - started
     return result
+
+
+def _tree_holds(rendered: RenderedEnv, env_dir: Path) -> bool:
+    """rendered/<env> already is this render, as plain files (a symlink is never taken as ours)."""
+    if env_dir.is_symlink() or not env_dir.is_dir():
+        return False
+    paths = {env_dir / f.path for f in rendered.files}
+    if any(p.is_symlink() for p in paths | {p.parent for p in paths}):
+        return False
+    return compare(rendered, env_dir).up_to_date
+
+
+def _render_cache(root: Path, cache_dir: Path | None):
+    from .render_cache import RenderCache
+
+    return RenderCache(root, cache_dir) if cache_dir else None
 
 
 def expand_addons(root: Path, docs: dict, platform: Platform | None, opts: GateOptions,

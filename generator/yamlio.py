@@ -542,5 +542,10 @@ DUMPER = _dumper(yaml.CSafeDumper) if hasattr(yaml, "CSafeDumper") else PURE_DUM
 
 def dump_yaml(obj: Any, dumper: type = DUMPER) -> str:
     """Deterministic block-style YAML of `obj` (keys ordered, nulls dropped, no aliases)."""
-    return yaml.dump(ordered(obj), Dumper=dumper, sort_keys=False, default_flow_style=False,
+    return dump_ordered(ordered(obj), dumper)
+
+
+def dump_ordered(obj: Any, dumper: type = DUMPER) -> str:
+    """dump_yaml of an object that already went through ordered() (the render orders once)."""
+    return yaml.dump(obj, Dumper=dumper, sort_keys=False, default_flow_style=False,
                      allow_unicode=True, width=10_000, indent=2)

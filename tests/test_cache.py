@@ -248,3 +248,24 @@ def test_duplicate_documents_are_scanned_once(tmp_path):
     half = len(got) // 2
     assert [f.rule_id for f in got[:half]] == [f.rule_id for f in got[half:]]
     assert {f.file for f in got[half:]} == {twin.file}
+
+
+@needs_trivy
+def test_a_fully_cached_run_starts_no_trivy_process(tmp_path, monkeypatch):
+    from generator.gate.engines import trivy as trivy_mod
+
+    docs = load_docs(FIXTURES / "mixed.yaml")
+    # Test double: the REAL trivy behind a wrapper that logs each start.
+    log = tmp_path / "starts.log"
+    wrapper = tmp_path / "trivy-logged"
+    wrapper.write_text(f'#!/bin/sh\necho "$1" >> "{log}"\nexec "{find_trivy()}" "$@"\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("DRYDOCK_TRIVY", str(wrapper))
+    cold = as_json(TrivyGate().run(docs, GateContext(cache_dir=tmp_path / "cache")))
+    assert log.read_text().split() == ["--version", "config"]
+    log.write_text("")
+    monkeypatch.setattr(trivy_mod, "_KNOWN_VERSIONS", {})  # as in a new process
+    trivy_mod._version_of.cache_clear()
+    gate = TrivyGate()
+    assert as_json(gate.run(docs, GateContext(cache_dir=tmp_path / "cache"))) == cold
+    assert gate.cached == len(docs) and log.read_text() == ""  # the version came from the MAC'd store

@@ -198,3 +198,62 @@ def test_committed_render_matches_the_inputs():
     """rendered/ is committed and must always equal a fresh `drydock synth --all` (what CI checks)."""
     r = run_drydock("synth", "--all", "--check", cwd=REPO)
     assert r.code == 0, r.out + r.err
+
+
+def test_a_user_construct_lands_in_the_output(monkeypatch):
+    """Our objects enter cdk8s in bulk; a construct that adds its own ApiObjects still renders them."""
+    from constructs import Construct
+
+    from generator import constructs
+    from generator.constructs.base import cdk8s
+
+    class Extra(Construct):
+        def __init__(self, scope, cid, namespace: str):
+            super().__init__(scope, cid)
+            cm = cdk8s.ApiObject(self, "cm", api_version="v1", kind="ConfigMap",
+                                 metadata={"name": "extra", "namespace": namespace,
+                                           "labels": {"app.kubernetes.io/managed-by": "drydock"}})
+            cm.add_json_patch(cdk8s.JsonPatch.add("/data", {"greeting": "hello"}))
+
+    def build_extra(ctx, platform):
+        Extra(ctx.chart("extras"), "extra", ctx.env.namespace)
+        # the Python escape hatch: built-in objects are plain dicts until materialize()
+        ctx.objects("frontend")[0]["metadata"].setdefault("annotations", {})["example.com/touched"] = "yes"
+
+    monkeypatch.setattr(constructs, "PARTS", [*constructs.PARTS[:-1], build_extra, constructs.PARTS[-1]])
+    rendered = render_env(load_project(REPO), "dev")
+    files = {f.path: f for f in rendered.files}
+    extra = files["extras/configmap-extra.yaml"]
+    assert extra.obj["data"] == {"greeting": "hello"} and "greeting: hello" in extra.text
+    assert "argocd/application-dev-extras.yaml" in files  # ArgoCD deploys the user's folder too
+    touched = [f for f in rendered.files if f.path.startswith("frontend/")
+               and f.obj["metadata"].get("annotations", {}).get("example.com/touched") == "yes"]
+    assert len(touched) == 1
+
+
+def test_chunked_includes_render_the_same_bytes(renders, monkeypatch):
+    from generator.constructs import base
+
+    monkeypatch.setattr(base, "INCLUDE_LIMIT", 64 * 1024)  # several Include files per env
+    assert [(f.path, f.text) for f in render_env(load_project(REPO), "prod").files] == \
+        [(f.path, f.text) for f in renders["prod"].files]
+
+
+def test_include_chunks_respect_size_and_unique_ids(monkeypatch):
+    import json as _json
+
+    from generator.constructs import base
+
+    monkeypatch.setattr(base, "INCLUDE_LIMIT", 300)
+    objs = [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"c{i}"}, "data": {"k": "v" * 50}}
+            for i in range(6)]
+    # same Include id ("a-b-configmap"), different objects: must not share an Include
+    objs += [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a-b"}},
+             {"apiVersion": "v1", "kind": "b-ConfigMap", "metadata": {"name": "a"}}]
+    chunks = base._chunks(objs)
+    docs = [[_json.loads(d) for d in c.split("\n---\n")] for c in chunks]
+    assert [o for c in docs for o in c] == objs
+    for c in docs:
+        ids = [base._include_id(o) for o in c]
+        assert len(ids) == len(set(ids))
+        assert len(c) == 1 or sum(len(_json.dumps(o)) for o in c) <= 300

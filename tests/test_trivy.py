@@ -303,3 +303,32 @@ def test_trivy_environment_variables_do_not_leak_into_the_scan(monkeypatch, tmp_
         tmp_path, 'if env | grep -q "^TRIVY_"; then echo leaked >&2; exit 9; fi; '
         'echo \'{"Results": [{"Target": "doc-00000.yaml", "MisconfSummary": {"Successes": 1, "Failures": 0}}]}\''))
     assert TrivyGate().run([DOC], ctx()) == []
+
+
+def test_trivy_running_beside_the_other_engines_still_fails_closed(monkeypatch, tmp_path):
+    """The runner starts Trivy in a thread; its error must still end the run (exit 2), not vanish."""
+    from generator.gate.runner import run_gates
+
+    # test double: trivy that crashes
+    monkeypatch.setenv("DRYDOCK_TRIVY", fake_trivy(tmp_path, 'echo "panic: boom" >&2; exit 2'))
+    with pytest.raises(EngineError, match="panic: boom"):
+        run_gates({None: [DOC]}, {None: ctx()}, ("schema", "policy", "trivy"))
+
+
+@needs_trivy
+def test_trivy_in_the_background_reports_the_same_findings(monkeypatch):
+    from dataclasses import replace
+
+    from generator.gate import engines
+    from generator.gate.runner import run_gates
+
+    privileged = yaml.safe_dump({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                                 "spec": {"containers": [{"name": "c", "image": "nginx",
+                                                          "securityContext": {"privileged": True}}]}})
+    doc = Document(file="p.yaml", line=1, obj=yaml.safe_load(privileged), text=privileged)
+    together = run_gates({None: [doc]}, {None: ctx()}, ("schema", "policy", "trivy"))[None]
+    assert engines.ENGINES["trivy"].overlap
+    monkeypatch.setitem(engines.ENGINES, "trivy", replace(engines.ENGINES["trivy"], overlap=False))
+    in_turn = run_gates({None: [doc]}, {None: ctx()}, ("schema", "policy", "trivy"))[None]
+    assert any(f.engine == "trivy" for f in together.findings)
+    assert together.findings == in_turn.findings

@@ -19,7 +19,10 @@ main cost, so this keeps them at two per object (docs/performance.md).
 """
 from __future__ import annotations
 
+import json
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..cdk8s_runtime import load_cdk8s
@@ -47,6 +50,7 @@ class RenderContext:
     field_sources: dict[tuple[str, str, str, str], dict[tuple, SourceRef]] = field(default_factory=dict)
     pending: list[tuple[Any, str, dict]] = field(default_factory=list)  # (scope, folder, manifest) in order
     _folders: dict[int, str] = field(default_factory=dict)  # id(scope) -> folder
+    _by_folder: dict[str, list[dict]] = field(default_factory=dict)  # folder -> its pending manifests
 
     def chart(self, folder: str) -> Any:
         """The chart whose objects land in rendered/<env>/<folder>/ (created on first use)."""
@@ -63,16 +67,71 @@ class RenderContext:
 
     def objects(self, folder: str) -> list[dict]:
         """The manifests emitted into a folder so far (mutable until materialize())."""
-        return [m for _, f, m in self.pending if f == folder]
+        return list(self._by_folder.get(folder, ()))
 
-    def materialize(self) -> None:
-        """Create the ApiObjects for every emitted manifest, in emission order."""
-        for scope, _, manifest in self.pending:
-            meta = manifest["metadata"]
-            obj = cdk8s.ApiObject(scope, f"{manifest['kind']}-{meta.get('namespace', '')}-{meta['name']}",
-                                  api_version=manifest["apiVersion"], kind=manifest["kind"], metadata=meta)
-            obj.add_json_patch(cdk8s.JsonPatch.replace("", manifest))
-        self.pending.clear()
+    def materialize(self) -> list[tuple[str, dict]]:
+        """Synthesize every object through cdk8s; return (folder, object) pairs.
+
+        The emitted manifests enter cdk8s as one `cdk8s.Include` of a JSON file per chunk (one
+        chunk for a normal env; INCLUDE_LIMIT bytes each) in a chart of its own, and come back
+        with that chart's `to_json()`: two jsii crossings per chunk instead of two per object,
+        and the app is validated once per chunk instead of once per folder (docs/performance.md).
+        ApiObjects that other constructs create directly in a folder's chart are synthesized
+        with that chart.
+        """
+        pending, self.pending = self.pending, []
+        self._by_folder = {}
+        folder_of = {_key(m): f for _, f, m in pending}
+        chunks = _chunks([m for _, _, m in pending])
+        del pending  # the chunks' JSON text is all cdk8s needs now
+        out: list[tuple[str, dict]] = []
+        with tempfile.TemporaryDirectory(prefix="drydock-render-") as tmp:
+            for i, chunk in enumerate(chunks):
+                # One chart per chunk, synthesized before the next is read: Node's peak memory
+                # follows the chunk, not the whole env (docs/performance.md).
+                chart = cdk8s.Chart(self.app, f"{BULK_CHART}{i}", disable_resource_name_hashes=True)
+                path = Path(tmp) / f"objects-{i}.json"
+                path.write_text(chunk, encoding="utf-8")
+                chunks[i] = ""
+                cdk8s.Include(chart, "objects", url=str(path))
+                out += [(folder_of[_key(obj)], obj) for obj in chart.to_json()]
+        for folder, chart in self.charts.items():
+            if any(isinstance(c, cdk8s.ApiObject) for c in chart.node.find_all()):
+                out += [(folder, obj) for obj in chart.to_json()]
+        return out
+
+
+# Include reads its file through a Node child process whose output cdk8s caps at 10 MiB, and
+# Node's peak memory follows the chunk: 4 MiB (~2,700 objects) measured best (docs/performance.md).
+INCLUDE_LIMIT = 4 << 20
+BULK_CHART = "~drydock"  # not a DNS label, so never a folder name
+
+
+def _key(obj: dict) -> tuple[str, str, str, str]:
+    meta = obj["metadata"]
+    return identity(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
+
+
+def _include_id(obj: dict) -> str:
+    """The construct id Include gives an object (name[-kind][-namespace]): unique per Include."""
+    meta = obj["metadata"]
+    return "-".join(x for x in (meta.get("name"), str(obj.get("kind", "")).lower(), meta.get("namespace")) if x)
+
+
+def _chunks(manifests: list[dict]) -> list[str]:
+    """Multi-document JSON texts, each under INCLUDE_LIMIT and without two objects of one Include id."""
+    chunks: list[list[str]] = [[]]
+    size, ids = 0, set()
+    for m in manifests:
+        text = json.dumps(m, ensure_ascii=False, separators=(",", ":"))
+        cid = _include_id(m)
+        if chunks[-1] and (size + len(text) > INCLUDE_LIMIT or cid in ids):
+            chunks.append([])
+            size, ids = 0, set()
+        chunks[-1].append(text)
+        size += len(text.encode("utf-8")) + 5
+        ids.add(cid)
+    return ["\n---\n".join(c) for c in chunks if c]
 
 
 def identity(api_version: str, kind: str, namespace: str | None, name: str) -> tuple[str, str, str, str]:
@@ -84,7 +143,9 @@ def emit(scope: Any, ctx: RenderContext, manifest: dict, source: SourceRef,
     """Add one object (a full manifest dict) to `scope`; remember where it came from
     (the whole object, and optionally single fields by JSON path)."""
     meta = manifest["metadata"]
-    ctx.pending.append((scope, ctx.folder_of(scope), manifest))
+    folder = ctx.folder_of(scope)
+    ctx.pending.append((scope, folder, manifest))
+    ctx._by_folder.setdefault(folder, []).append(manifest)
     key = identity(manifest["apiVersion"], manifest["kind"], meta.get("namespace"), meta["name"])
     ctx.sources[key] = source
     if field_sources:

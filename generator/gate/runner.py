@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Sequence
@@ -58,9 +59,20 @@ def run_gates(
     cached = 0
     skipped: list[str] = []
     extras: dict[str | None, dict] = {env: {} for env in docs_by_env}
-    for name in (n for n in ALL_ENGINES if n in engines):
+    chosen = [n for n in ALL_ENGINES if n in engines]
+    # Engines that wait on an external process (Trivy: ~0.65 s of start-up alone) start first
+    # in a thread and overlap with the in-process engines; their results merge at the end
+    # (reports sort findings, so the merge order does not show).
+    for n in chosen:
+        if ENGINES[n].overlap and not ENGINES[n].per_env:
+            progress(f"{n}: {len(all_docs)} documents (started in the background)")
+    background = {n: _start(ENGINES[n], all_docs, _shared_context(first_ctx, contexts), timings)
+                  for n in chosen if ENGINES[n].overlap and not ENGINES[n].per_env}
+    for name in chosen:
         engine = ENGINES[name]
         started = time.perf_counter()
+        if name in background:
+            continue
         if engine.per_env:
             for env, docs in docs_by_env.items():
                 progress(f"{name}: {env or 'manifests'} ({len(docs)} documents)")
@@ -72,18 +84,18 @@ def run_gates(
                 skipped += result.skipped
         else:
             progress(f"{name}: {len(all_docs)} documents")
-            # One run for all envs: trust every env's registries, require trivy if any env does.
-            registries = sorted({r for c in contexts.values() for r in c.env_data.get("allowedRegistries", [])})
-            addon_images = {a: p for c in contexts.values() for a, p in c.env_data.get("addonImages", {}).items()}
-            shared_ctx = replace(first_ctx, require_trivy=any(c.require_trivy for c in contexts.values()),
-                                 env_data={**first_ctx.env_data, "allowedRegistries": registries,
-                                           "addonImages": addon_images})
-            result = engine.run(all_docs, shared_ctx)
+            result = engine.run(all_docs, _shared_context(first_ctx, contexts))
             for f in result.findings:
                 findings[env_of_file.get(f.file, next(iter(findings)))].append(f)
             cached += result.cache_hits
             skipped += result.skipped
         _add(timings, name, started)
+    for name, future in background.items():
+        result = future.result()  # re-raises the engine's error: fail closed
+        for f in result.findings:
+            findings[env_of_file.get(f.file, next(iter(findings)))].append(f)
+        cached += result.cache_hits
+        skipped += result.skipped
     for env, fs in ((input_findings or {}) if shard is None or shard[0] == 1 else {}).items():  # once across shards
         findings.setdefault(env, []).extend(fs)
     folded = {env: fold_duplicates(fs) for env, fs in findings.items()}
@@ -111,6 +123,28 @@ def _unexpanded(docs) -> tuple[set[tuple], set[str]]:
             if any(isinstance(src, dict) and src.get("chart") for src in sources):
                 helm_ns.add(str((spec.get("destination") or {}).get("namespace") or ""))
     return gated, helm_ns
+
+
+def _shared_context(first_ctx: GateContext, contexts: dict) -> GateContext:
+    """One run for all envs: trust every env's registries, require trivy if any env does."""
+    registries = sorted({r for c in contexts.values() for r in c.env_data.get("allowedRegistries", [])})
+    addon_images = {a: p for c in contexts.values() for a, p in c.env_data.get("addonImages", {}).items()}
+    return replace(first_ctx, require_trivy=any(c.require_trivy for c in contexts.values()),
+                   env_data={**first_ctx.env_data, "allowedRegistries": registries, "addonImages": addon_images})
+
+
+def _start(engine, docs: list[Document], ctx: GateContext, timings: dict[str, float] | None) -> Future:
+    def run():
+        started = time.perf_counter()
+        try:
+            return engine.run(docs, ctx)
+        finally:
+            _add(timings, engine.name, started)
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"drydock-{engine.name}")
+    future = pool.submit(run)
+    pool.shutdown(wait=False)
+    return future
 
 
 def shard_of(file: str, n: int) -> int:

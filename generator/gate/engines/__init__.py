@@ -30,6 +30,7 @@ class Engine:
     per_env: bool  # True: judges one env's whole render; False: per document, once over all envs
     doc: str
     default: bool = True  # runs without --engines
+    overlap: bool = False  # waits on an external process: runs in a thread beside the others
 
 
 def _schema(docs, ctx) -> EngineResult:
@@ -64,7 +65,7 @@ def _platform(docs, ctx) -> EngineResult:
 ENGINES: dict[str, Engine] = {e.name: e for e in (
     Engine("schema", _schema, False, "Kubernetes and CRD JSON Schemas"),
     Engine("policy", _policy, True, "drydock's Rego rules over one env's whole render"),
-    Engine("trivy", _trivy, False, "Trivy's embedded Kubernetes misconfiguration checks"),
+    Engine("trivy", _trivy, False, "Trivy's embedded Kubernetes misconfiguration checks", overlap=True),
     Engine("platform", _platform, True, "ArgoCD sync simulation, identity and reachability of one env"),
 )}
 

@@ -1,0 +1,103 @@
+"""Issue 18's ratios: `drydock synth --all` against Trivy alone on the same rendered tree, same run.
+
+Whole processes, as a user runs them, on a copy of the demo:
+
+  trivy alone   `trivy config` on the rendered tree (the yardstick; median of runs
+                interleaved with drydock's, so load drifts hit both)
+  cold          `synth --all`, every cache empty (render, helm, result caches)
+  warm          `synth --all` again, nothing changed
+  check         `synth --all --check`, nothing changed (the pre-commit hook)
+
+Each drydock figure is divided by the yardstick; wall-clock and CPU time (the process
+and its children: Node, trivy, helm) are both reported, because on a shared machine
+wall-clock drifts with load while CPU time does not.
+"""
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.corpus import REPO  # noqa: E402
+
+TARGETS = {"cold": 1.25, "warm": 0.20, "check": 0.10}
+
+
+def _timed(argv: list[str], cwd: Path, env: dict) -> tuple[float, float, int]:
+    """(wall s, CPU s of the process tree, exit code)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode not in (0, 1):
+        sys.stderr.write(f"{' '.join(argv[:6])}: exit {proc.returncode}\n{proc.stderr[-1500:]}\n")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, proc.returncode
+
+
+def _trivy() -> str:
+    from generator.gate.engines.trivy import find_trivy
+
+    found = find_trivy()
+    if not found:
+        raise SystemExit("speed_bench needs trivy (pip install -e .)")
+    return found
+
+
+def run(quick: bool = False) -> dict:
+    trivy = _trivy()
+    with tempfile.TemporaryDirectory(prefix="drydock-speed-") as tmp:
+        repo = Path(tmp) / "demo"
+        for name in ("services", "environments", "policies", "rendered"):
+            if (REPO / name).exists():
+                shutil.copytree(REPO / name, repo / name)
+        if (REPO / "waivers.yaml").exists():
+            shutil.copy2(REPO / "waivers.yaml", repo / "waivers.yaml")
+        env = {**os.environ, "XDG_CACHE_HOME": str(Path(tmp) / "xdg-cache")}  # no cache from earlier runs
+        drydock = [sys.executable, "-m", "generator.cli", "-q", "synth", "--all", "--cache-dir", str(Path(tmp) / "cache")]
+        yard = [trivy, "config", "--skip-check-update", "--skip-version-check", "--disable-telemetry",
+                "--cache-dir", str(Path(tmp) / "trivy-cache"), "--format", "json", "-q", str(repo / "rendered")]
+        rounds = 1 if quick else 3
+        trivy_runs, rows = [], {k: [] for k in ("cold", "warm", "check")}
+        for i in range(rounds):
+            shutil.rmtree(Path(tmp) / "cache", ignore_errors=True)
+            shutil.rmtree(Path(tmp) / "xdg-cache", ignore_errors=True)
+            trivy_runs.append(_timed(yard, repo, env))
+            rows["cold"].append(_timed(drydock, repo, env))
+            trivy_runs.append(_timed(yard, repo, env))
+            rows["warm"].append(_timed(drydock, repo, env))
+            rows["check"].append(_timed([*drydock, "--check"], repo, env))
+        docs = sum(1 for _ in (repo / "rendered").rglob("*.yaml"))
+    yard_wall = statistics.median(r[0] for r in trivy_runs)
+    yard_cpu = statistics.median(r[1] for r in trivy_runs)
+    out = {"documents": docs, "trivy_wall_s": yard_wall, "trivy_cpu_s": yard_cpu, "rounds": rounds}
+    for name, runs in rows.items():
+        wall, cpu = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+        out[name] = {"wall_s": wall, "cpu_s": cpu, "ratio": wall / yard_wall, "cpu_ratio": cpu / yard_cpu,
+                     "exit_codes": [r[2] for r in runs]}
+    return out
+
+
+def report(r: dict) -> str:
+    lines = [f"yardstick: trivy config on the rendered tree ({r['documents']} docs): "
+             f"{r['trivy_wall_s']:.2f} s wall, {r['trivy_cpu_s']:.2f} s CPU (median of {2 * r['rounds']})"]
+    for name in ("cold", "warm", "check"):
+        x = r[name]
+        ok = "ok" if x["ratio"] <= TARGETS[name] else "over"
+        lines.append(f"  synth --all{' --check' if name == 'check' else ''} {name:>5}: {x['wall_s']:.2f} s = "
+                     f"{x['ratio']:.2f}x trivy (target <= {TARGETS[name]:.2f}x, {ok}); CPU {x['cpu_s']:.2f} s = "
+                     f"{x['cpu_ratio']:.2f}x  (exit {x['exit_codes']})")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(report(run("--quick" in sys.argv)))
