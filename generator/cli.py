@@ -164,7 +164,7 @@ def gate_options(f):
     f = click.option("--policy", "policy_dirs", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
                      help="Extra policy folder (repeatable); policies/ is always used.")(f)
     f = click.option("--waivers", "waivers_file", type=click.Path(dir_okay=False, path_type=Path),
-                     help="Waiver file (default: waivers.yaml when present).")(f)
+                     help="Waiver file (default: waivers.yaml and waivers/*.yaml when present).")(f)
     f = click.option("--threshold", type=click.Choice(["LOW", "MEDIUM", "HIGH", "CRITICAL"], case_sensitive=False),
                      help="Block at this severity and above (default: from the environment file; HIGH without one).")(f)
     f = click.option("--no-cache", is_flag=True, help="Do not read or write the result cache.")(f)

@@ -21,7 +21,7 @@ from .core import Report, Severity
 from .gate.cache import check_cache_dir, default_cache_dir
 from .gate.engines import DEFAULT_ENGINES
 from .gate.runner import run_gates
-from .gate.waivers import load_waivers
+from .gate.waivers import load_repo_waivers, load_waivers
 from .model.literals import literal_credentials
 from .model.types import Platform
 from .render import RenderedEnv, Staleness, compare, render_env
@@ -117,10 +117,12 @@ def _role_arns(env_file: Path) -> list[str]:
 
 
 def _waivers(root: Path, opts: GateOptions, platform: Platform | None = None):
-    path = opts.waivers_file or root / "waivers.yaml"
-    if opts.waivers_file and not path.exists():
-        raise InputError(f"waiver file {path} does not exist", hint="check the --waivers path")
     envs = list(platform.environments) if platform else None
+    if not opts.waivers_file:  # waivers.yaml and the waivers/ folder (docs/waivers.md)
+        return load_repo_waivers(root, envs=envs)
+    path = opts.waivers_file
+    if not path.exists():
+        raise InputError(f"waiver file {path} does not exist", hint="check the --waivers path")
     return load_waivers(path, os.path.relpath(path, root) if path.is_absolute() else str(path), envs=envs, root=root)
 
 

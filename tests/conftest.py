@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parent.parent
 # The platform engine expands Helm add-ons from a chart folder: tests use the shared offline copy
 # (CI fills it with `drydock charts pull --charts ../shared/charts`).
 os.environ.setdefault("DRYDOCK_CHARTS", str((REPO / ".." / "shared" / "charts").resolve()))
-INPUT_DIRS = ("services", "environments", "policies")
+INPUT_DIRS = ("services", "environments", "policies", "waivers")
 
 
 @dataclass

@@ -223,7 +223,11 @@ def test_pr_workflow_shape():
     assert next(s for s in jobs["diff"]["steps"] if s.get("uses", "").startswith("actions/checkout@"))["with"]["fetch-depth"] == 0
     cache = next(s for s in jobs["gates"]["steps"] if s.get("uses", "").startswith("actions/cache/restore@"))
     assert cache["with"]["path"] == "~/.cache/drydock"
-    assert "hashFiles('policies/**', 'waivers.yaml')" in cache["with"]["key"] and "trivy" in cache["with"]["key"]
+    assert "hashFiles('policies/**', 'waivers.yaml', 'waivers/**')" in cache["with"]["key"] and "trivy" in cache["with"]["key"]
+    # the platform gate (on by default) expands the add-ons: the charts are pulled before the check
+    steps = [s.get("run", "") for s in jobs["gates"]["steps"]]
+    pull = next(i for i, r in enumerate(steps) if r.startswith("drydock charts pull"))
+    assert pull < next(i for i, r in enumerate(steps) if r.startswith("drydock check rendered/"))
 
 
 def _uses(wf: dict) -> list[tuple[str, dict, dict]]:

@@ -69,8 +69,25 @@ class AddonEnv:
 
 
 def _resources(cpu: str, memory: str) -> dict:
-    """Requests with a memory limit equal to the request (no CPU limit: controllers burst at startup)."""
-    return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"memory": memory}}
+    """Requests with a memory limit equal to the request and a CPU limit of 4x the request
+    (controllers burst at startup; the limit bounds a runaway one, DD-WKL-003)."""
+    return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": _times(cpu, 4), "memory": memory}}
+
+
+def _times(cpu: str, n: int) -> str:
+    millis = int(cpu[:-1]) if cpu.endswith("m") else int(float(cpu) * 1000)
+    return f"{millis * n}m" if (millis * n) % 1000 else str(millis * n // 1000)
+
+
+# The restricted Pod Security profile for a container and a pod, for charts that do not set it
+# themselves (DD-PSS-*, DD-WKL-001, KSV-0118). Add-ons that need the host are waived, not loosened.
+_CONTAINER_RESTRICTED = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "runAsNonRoot": True,
+                         "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def _pod_restricted(uid: int = 65534) -> dict:
+    return {"runAsNonRoot": True, "runAsUser": uid, "runAsGroup": uid, "fsGroup": uid,
+            "seccompProfile": {"type": "RuntimeDefault"}}
 
 
 def _size(a: AddonEnv, small: tuple[str, str], large: tuple[str, str]) -> dict:
@@ -96,6 +113,12 @@ def _ingress_nginx(a: AddonEnv) -> dict:
         "autoscaling": {"enabled": autoscale, "minReplicas": replicas,
                         "maxReplicas": max(replicas, a.env.max_replicas), "targetCPUUtilizationPercentage": a.env.target_cpu},
         "resources": _size(a, ("100m", "128Mi"), ("500m", "512Mi")),
+        "podSecurityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+        "admissionWebhooks": {"createSecretJob": {"resources": _resources("10m", "32Mi")},
+                              "patchWebhookJob": {"resources": _resources("10m", "32Mi")},
+                              # pod securityContext of both certificate Jobs (the chart leaves it empty)
+                              "patch": {"securityContext": {"runAsNonRoot": True, "runAsUser": 65532,
+                                                            "seccompProfile": {"type": "RuntimeDefault"}}}},
     }}
 
 
@@ -142,6 +165,7 @@ def _cert_manager(a: AddonEnv) -> dict:
         "resources": _size(a, ("50m", "128Mi"), ("100m", "256Mi")),
         "webhook": {"replicaCount": a.controller_replicas, "resources": _resources("50m", "64Mi")},
         "cainjector": {"replicaCount": a.controller_replicas, "resources": _resources("50m", "256Mi")},
+        "startupapicheck": {"resources": _resources("10m", "32Mi")},
         "prometheus": {"servicemonitor": {"enabled": a.service_monitors}},
     }
 
@@ -151,6 +175,7 @@ def _metrics_server(a: AddonEnv) -> dict:
         "replicas": a.controller_replicas,
         "podDisruptionBudget": {"enabled": a.ha, "maxUnavailable": 1},
         "resources": _size(a, ("50m", "64Mi"), ("100m", "200Mi")),
+        "podSecurityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
         "metrics": {"enabled": a.service_monitors},
         "serviceMonitor": {"enabled": a.service_monitors},
     }
@@ -176,9 +201,29 @@ def _kube_prometheus_stack(a: AddonEnv) -> dict:
     return {
         "prometheus": {"prometheusSpec": prometheus_spec},
         "alertmanager": {"enabled": level != "basic",
-                         "alertmanagerSpec": {"replicas": a.controller_replicas if level != "basic" else 1}},
-        "grafana": {"enabled": level != "basic"},
-        "prometheusOperator": {"resources": _resources("100m", "256Mi")},
+                         # Alertmanager never calls the Kubernetes API: no token (DD-WKL-013, KSV-0036)
+                         "serviceAccount": {"automountServiceAccountToken": False},
+                         "alertmanagerSpec": {"replicas": a.controller_replicas if level != "basic" else 1,
+                                              "resources": _resources("50m", "128Mi"),
+                                              "automountServiceAccountToken": False}},
+        "grafana": {"enabled": level != "basic", "resources": _resources("100m", "256Mi"),
+                    # Grafana writes only to its storage volume (/var/lib/grafana) and /tmp (emptyDir)
+                    "containerSecurityContext": {"readOnlyRootFilesystem": True},
+                    # the dashboard/datasource sidecars write only to their shared emptyDir folders
+                    "sidecar": {"resources": _resources("50m", "128Mi"),
+                                "securityContext": {"readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False,
+                                                    "capabilities": {"drop": ["ALL"]},
+                                                    "seccompProfile": {"type": "RuntimeDefault"}}}},
+        "kube-state-metrics": {"resources": _resources("50m", "128Mi")},
+        "prometheus-node-exporter": {
+            "resources": _resources("50m", "64Mi"),
+            # host namespaces and read-only host mounts are the exporter's job (waived); nothing else
+            "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+            "containerSecurityContext": {"readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False,
+                                         "capabilities": {"drop": ["ALL"]}},
+        },
+        "prometheusOperator": {"resources": _resources("100m", "256Mi"),
+                               "admissionWebhooks": {"patch": {"resources": _resources("10m", "32Mi")}}},
     }
 
 
@@ -190,15 +235,21 @@ def _external_secrets(a: AddonEnv) -> dict:
         "leaderElect": a.ha,
         "podDisruptionBudget": {"enabled": a.ha},
         "resources": _resources("50m", "128Mi"),
+        "podSecurityContext": {"enabled": True, **_pod_restricted(1000)},
         "serviceMonitor": {"enabled": a.service_monitors},
-        "webhook": {"replicaCount": a.controller_replicas, "resources": _resources("50m", "64Mi")},
-        "certController": {"resources": _resources("50m", "128Mi")},
+        "webhook": {"replicaCount": a.controller_replicas, "resources": _resources("50m", "64Mi"),
+                    "podSecurityContext": {"enabled": True, **_pod_restricted(1000)}},
+        "certController": {"resources": _resources("50m", "128Mi"),
+                           "podSecurityContext": {"enabled": True, **_pod_restricted(1000)}},
     }
 
 
 def _sealed_secrets(a: AddonEnv) -> dict:
     return {
         "resources": _resources("50m", "64Mi"),
+        "podSecurityContext": {"enabled": True, "fsGroup": 65534, "seccompProfile": {"type": "RuntimeDefault"}},
+        "containerSecurityContext": {"enabled": True, "allowPrivilegeEscalation": False,
+                                     "seccompProfile": {"type": "RuntimeDefault"}},
         "metrics": {"serviceMonitor": {"enabled": a.service_monitors}},
     }
 
@@ -216,7 +267,10 @@ def _vpa(a: AddonEnv) -> dict:
     return {
         "recommender": {"resources": _resources("50m", "500Mi")},
         "updater": {"resources": _resources("50m", "500Mi")},
-        "admissionController": {"replicaCount": a.controller_replicas, "resources": _resources("50m", "200Mi")},
+        "admissionController": {"replicaCount": a.controller_replicas, "resources": _resources("50m", "200Mi"),
+                                "certGen": {"resources": _resources("10m", "32Mi"),
+                                            "securityContext": _CONTAINER_RESTRICTED,
+                                            "podSecurityContext": _pod_restricted()}},
     }
 
 
@@ -231,6 +285,10 @@ def _fluent_bit(a: AddonEnv) -> dict:
         output = "[OUTPUT]\n    Name stdout\n    Match kube.*\n    Format json_lines\n"
     return {
         "resources": _resources("50m", "128Mi"),
+        # root (uid 0) to read the root-owned node logs is waived; everything else is restricted
+        "podSecurityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+        "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                            "capabilities": {"drop": ["ALL"]}},
         "serviceMonitor": {"enabled": a.service_monitors},
         "config": {
             "filters": ("[FILTER]\n    Name kubernetes\n    Match kube.*\n    Merge_Log On\n"
@@ -250,6 +308,8 @@ def _otel_collector(a: AddonEnv) -> dict:
     return {
         "replicaCount": a.controller_replicas,
         "resources": _resources("100m", "256Mi"),
+        "podSecurityContext": _pod_restricted(10001),
+        "securityContext": _CONTAINER_RESTRICTED,
         "serviceMonitor": {"enabled": a.service_monitors},
         "config": {
             "exporters": exporters,
@@ -262,7 +322,13 @@ def _otel_collector(a: AddonEnv) -> dict:
 
 
 def _jaeger(a: AddonEnv) -> dict:
-    return {"allInOne": {"resources": _size(a, ("100m", "256Mi"), ("500m", "1Gi"))}}
+    return {"allInOne": {
+        "resources": _size(a, ("100m", "256Mi"), ("500m", "1Gi")),
+        "podSecurityContext": _pod_restricted(10001),
+        "securityContext": _CONTAINER_RESTRICTED,
+        # all-in-one never calls the Kubernetes API
+        "serviceAccount": {"automountServiceAccountToken": False},
+    }}
 
 
 # Generated values by add-on name; an add-on of the catalogue without an entry gets only its

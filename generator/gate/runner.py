@@ -100,7 +100,9 @@ def run_gates(
         findings.setdefault(env, []).extend(fs)
     folded = {env: fold_duplicates(fs) for env, fs in findings.items()}
     known = known_rule_ids(first_ctx.policy_dirs) if waivers else set()
-    waived = apply_waivers(folded, waivers, known, today, engines, () if shard else complete_envs)
+    gated = {env: _unexpanded(docs_by_env[env]) for env in folded if env in docs_by_env} \
+        if waivers and "platform" not in engines else None
+    waived = apply_waivers(folded, waivers, known, today, engines, () if shard else complete_envs, gated)
     return {
         env: Report(sorted(fs, key=Finding.sort_key), contexts[env].threshold,
                     sum(1 for d in docs_by_env[env] if d.file in in_shard), cached, list(skipped),
@@ -109,11 +111,26 @@ def run_gates(
     }
 
 
+def _unexpanded(docs) -> tuple[set[tuple], set[str]]:
+    """What a run without the platform engine gated ((kind, namespace, name) of each object) and
+    the namespaces of the Helm Applications it did not expand (their objects were never seen)."""
+    gated = {(d.resource.kind, d.resource.namespace, d.resource.name) for d in docs}
+    helm_ns = set()
+    for d in docs:
+        spec = d.obj.get("spec") if d.obj.get("kind") == "Application" else None
+        if isinstance(spec, dict):
+            sources = [spec.get("source")] + list(spec.get("sources") or [])
+            if any(isinstance(src, dict) and src.get("chart") for src in sources):
+                helm_ns.add(str((spec.get("destination") or {}).get("namespace") or ""))
+    return gated, helm_ns
+
+
 def _shared_context(first_ctx: GateContext, contexts: dict) -> GateContext:
     """One run for all envs: trust every env's registries, require trivy if any env does."""
     registries = sorted({r for c in contexts.values() for r in c.env_data.get("allowedRegistries", [])})
+    addon_images = {a: p for c in contexts.values() for a, p in c.env_data.get("addonImages", {}).items()}
     return replace(first_ctx, require_trivy=any(c.require_trivy for c in contexts.values()),
-                   env_data={**first_ctx.env_data, "allowedRegistries": registries})
+                   env_data={**first_ctx.env_data, "allowedRegistries": registries, "addonImages": addon_images})
 
 
 def _start(engine, docs: list[Document], ctx: GateContext, timings: dict[str, float] | None) -> Future:

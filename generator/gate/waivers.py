@@ -81,6 +81,41 @@ def load_waivers(path: Path, display: str | None = None, envs: Iterable[str] | N
     return parse_waivers(data, lines, display, envs, today)
 
 
+WAIVER_FILE = "waivers.yaml"
+WAIVER_DIR = "waivers"  # optional: one file per add-on or team, read after waivers.yaml
+
+
+def repo_waiver_files(root: Path) -> list[Path]:
+    """The repo's waiver files: waivers.yaml, then waivers/*.yaml (and .yml) by name."""
+    root = Path(root)
+    files = [root / WAIVER_FILE] if (root / WAIVER_FILE).exists() else []
+    folder = root / WAIVER_DIR
+    if folder.is_dir():
+        files += sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    return files
+
+
+def load_repo_waivers(root: Path, envs: Iterable[str] | None = None, today: dt.date | None = None) -> list[Waiver]:
+    """Every waiver of the repo (waivers.yaml and the waivers/ folder); a waiver written twice
+    (same rule and resource, overlapping envs) is bad input: one of the copies would always be unused."""
+    root = Path(root)
+    envs = list(envs) if envs is not None else None
+    out: list[Waiver] = []
+    seen: dict[tuple, Waiver] = {}
+    for path in repo_waiver_files(root):
+        for w in load_waivers(path, path.relative_to(root).as_posix(), envs=envs, today=today, root=root):
+            for e in w.envs:
+                key = (w.rule, w.kind, w.namespace, w.name, e)
+                if key in seen:
+                    first = seen[key]
+                    raise InputError(Problem(f"waiver for {w.rule} on {w.target()} in {e} is written twice "
+                                             f"(also {first.file}:{first.line})", w.file, w.line,
+                                             hint="keep one of them"))
+                seen[key] = w
+            out.append(w)
+    return out
+
+
 def parse_waivers(data, lines: dict, display: str, envs: Iterable[str] | None = None,
                   today: dt.date | None = None) -> list[Waiver]:
     today = today or dt.date.today()
@@ -197,11 +232,15 @@ def engine_of(rule: str) -> str:
 def apply_waivers(findings_by_env: dict[str | None, list[Finding]], waivers: Iterable[Waiver],
                   known_rules: set[str], today: dt.date | None = None,
                   engines_run: Iterable[str] = ("schema", "policy", "trivy"),
-                  complete_envs: Iterable[str | None] | None = None) -> dict[str | None, list[Finding]]:
+                  complete_envs: Iterable[str | None] | None = None,
+                  gated: dict[str | None, tuple[set[tuple], set[str]]] | None = None) -> dict[str | None, list[Finding]]:
     """Mark waived findings; add blocking findings for expired, unused or unknown-rule waivers.
 
     `complete_envs`: the envs whose whole render this run gated (None: every env in the run).
-    Only there can a waiver be judged unused. A waiver that would cover a CRITICAL finding in
+    Only there can a waiver be judged unused. `gated` (runs without the platform engine, which
+    expands the add-ons' Helm charts): env -> ((kind, namespace, name) of every object gated, the
+    destination namespaces of the Helm Applications). A waiver on an object the run never saw that
+    an expansion could produce (in such a namespace, or cluster-scoped) is not judged unused there. A waiver that would cover a CRITICAL finding in
     a production env without `approvedBy` is bad input (InputError at the waiver's line).
     """
     engines_run = set(engines_run)
@@ -246,11 +285,20 @@ def apply_waivers(findings_by_env: dict[str | None, list[Finding]], waivers: Ite
         if engine_of(w.rule) not in engines_run:
             continue
         for e in targets:
+            if "platform" not in engines_run and gated is not None and _maybe_expanded(gated.get(e), w):
+                continue
             if e in complete and (i, e) not in used:
                 out[e].append(_gate_finding(w, "DD-WAIVER-002", "Waiver matches nothing",
                                             f"waiver for {w.rule} on {w.target()} matches no finding in env '{e}'",
                                             f"remove '{e}' from the waiver's env (or delete the waiver): the finding it covered is gone"))
     return out
+
+
+def _maybe_expanded(gated: tuple[set[tuple], set[str]] | None, w: Waiver) -> bool:
+    objects, helm_namespaces = gated or (set(), set())
+    if any(k == w.kind and n == w.name and (w.namespace is None or ns == w.namespace) for k, ns, n in objects):
+        return False  # the run gated the object itself: the waiver can be judged
+    return w.namespace is None or w.namespace in helm_namespaces
 
 
 def fold_duplicates(findings: list[Finding]) -> list[Finding]:

@@ -50,6 +50,7 @@ class CatalogueEntry:
     monitored: bool = False
     ignore_differences: tuple[dict, ...] = ()
     system_namespaces: tuple[str, ...] = ()
+    images: tuple[str, ...] = ()  # image prefixes its pods may pull (DD-WKL-010 for its Application's objects)
     line: int | None = None  # where the entry is written in the catalogue file
     _values: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -89,7 +90,7 @@ def _load(path: str) -> Mapping[str, CatalogueEntry]:
             cluster_kinds=tuple(_kind(k) for k in d.get("clusterKinds", ())),
             needs=tuple(d.get("needs", ())), monitored=d.get("monitored", False),
             ignore_differences=tuple(x for preset in d.get("ignoreDifferences", ()) for x in IGNORE_PRESETS[preset]),
-            system_namespaces=tuple(d.get("systemNamespaces", ())),
+            system_namespaces=tuple(d.get("systemNamespaces", ())), images=tuple(d.get("images", ())),
             line=lines.get(("addons", name), (None,))[0], _values=MappingProxyType(copy.deepcopy(d.get("values", {}))))
     return MappingProxyType(out)
 

@@ -171,6 +171,19 @@ class Environment:
         """Every AWS Secrets Manager name this env reads starts with it: one env never reads another's."""
         return f"ecommerce/{self.name}"
 
+    def addon_images(self) -> dict[str, list[str]]:
+        """Application name -> the image prefixes its add-on's pods may pull (generator/addons.yaml
+        `images`). The policy trusts these instead of spec.images.registries for objects expanded
+        from that Application's chart, so an add-on image moved elsewhere through values still fails."""
+        from .addons import catalogue
+
+        out = {}
+        for name, entry in catalogue().items():
+            conf = self.addons.get(name) or {}
+            if conf.get("enabled", entry.enabled) and entry.images:
+                out[f"{self.name}-{name}"] = list(entry.images)  # Application name: constructs/argocd.py
+        return out
+
     def gate_data(self, services: Mapping[str, "Service"] | None = None) -> dict:
         """What the gates see as input.env; with `services`, their declared dependencies
         (the platform engine's connectivity check compares them with what is reachable)."""
@@ -183,6 +196,9 @@ class Environment:
         }
         if services is not None:
             data["services"] = {name: s.declared_deps(self.namespace) for name, s in sorted(services.items())}
+        images = self.addon_images()
+        if images:
+            data["addonImages"] = images
         if self.aws_roles:
             data["aws"] = {"region": self.aws_region, "roles": dict(self.aws_roles), "secretPrefix": self.secret_prefix}
         return data

@@ -26,7 +26,7 @@ def is_input_file(path: Path, root: Path) -> bool:
         rel = path.resolve().relative_to(Path(root).resolve()).parts
     except ValueError:
         rel = ()
-    if rel[:1] in (("services",), ("environments",)) or path.name in ("waivers.yaml", "waivers.yml"):
+    if rel[:1] in (("services",), ("environments",), ("waivers",)) or path.name in ("waivers.yaml", "waivers.yml"):
         return True
     try:
         if not path.is_file():

@@ -27,3 +27,27 @@ test_pass_headless_without_selector if {
 	inp := t.inp([s])
 	count(service_selector.deny) == 0 with input as inp
 }
+
+svc_for(sel) := {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "prom", "namespace": "monitoring"},
+	"spec": {"selector": sel, "ports": [{"port": 9090}]}}
+
+prometheus_cr(ns, api) := {"apiVersion": api, "kind": "Prometheus", "metadata": {"name": "k-prometheus", "namespace": ns}, "spec": {}}
+
+test_pass_service_of_operator_created_pods if {
+	sel := {"app.kubernetes.io/name": "prometheus", "operator.prometheus.io/name": "k-prometheus"}
+	inp := t.inp([svc_for(sel), prometheus_cr("monitoring", "monitoring.coreos.com/v1")])
+	count(service_selector.deny) == 0 with input as inp
+}
+
+test_fail_custom_resource_in_another_namespace if {
+	sel := {"operator.prometheus.io/name": "k-prometheus"}
+	inp := t.inp([svc_for(sel), prometheus_cr("other", "monitoring.coreos.com/v1")])
+	count(service_selector.deny) == 1 with input as inp
+}
+
+test_fail_builtin_object_of_that_name_is_no_operator if {
+	sel := {"app": "k-prometheus"}
+	cm := {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "k-prometheus", "namespace": "monitoring"}}
+	inp := t.inp([svc_for(sel), cm, prometheus_cr("monitoring", "networking.k8s.io/v1")])
+	count(service_selector.deny) == 1 with input as inp
+}

@@ -66,10 +66,7 @@ ENGINES: dict[str, Engine] = {e.name: e for e in (
     Engine("schema", _schema, False, "Kubernetes and CRD JSON Schemas"),
     Engine("policy", _policy, True, "drydock's Rego rules over one env's whole render"),
     Engine("trivy", _trivy, False, "Trivy's embedded Kubernetes misconfiguration checks", overlap=True),
-    # Not on by default until the Helm expansion and the render fixes of issue 14 are on main:
-    # without expanded charts every add-on CRD is missing. Flip `default` then.
-    Engine("platform", _platform, True, "ArgoCD sync simulation, identity and reachability of one env",
-           default=False),
+    Engine("platform", _platform, True, "ArgoCD sync simulation, identity and reachability of one env"),
 )}
 
 ALL_ENGINES: tuple[str, ...] = tuple(ENGINES)

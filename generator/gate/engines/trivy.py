@@ -350,9 +350,14 @@ def document_text(doc: Document) -> str:
 
 def trusted_registries(env_data: dict) -> list[str]:
     """Registry hosts for KSV-0125 from the environment's allowedRegistries
-    (`registry.example.com/ecommerce/` -> `registry.example.com`)."""
+    (`registry.example.com/ecommerce/` -> `registry.example.com`) and the add-ons' image
+    prefixes (input.env.addonImages). Trivy knows hosts only, per document and not per
+    Application: DD-WKL-010 is the exact check (full prefix, per add-on)."""
+    prefixes = list(env_data.get("allowedRegistries") or [])
+    prefixes += [p for ps in (env_data.get("addonImages") or {}).values() for p in ps]
     hosts = []
-    for prefix in env_data.get("allowedRegistries") or []:
+    for prefix in prefixes:
+        # KSV-0125 compares the image's first path segment, host or not (`otel/collector` -> `otel`)
         host = str(prefix).strip().split("/", 1)[0]
         if host and host not in hosts:
             hosts.append(host)

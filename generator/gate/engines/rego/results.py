@@ -27,7 +27,9 @@ def strip_nulls(value: Any) -> Any:
 
 def build_input(docs: Sequence[Document], env_data: dict | None) -> dict:
     raw = {
-        "documents": [{"file": d.file, "line": d.line, "object": d.obj} for d in docs],
+        # `app`: the ArgoCD Application whose Helm chart produced the object (absent for our own)
+        "documents": [{"file": d.file, "line": d.line, "object": d.obj, **({"app": d.app} if d.app else {})}
+                      for d in docs],
         "env": dict(env_data or {}),
     }
     # strip_nulls walks every value in Python (~0.8 s for 16,000 documents);
