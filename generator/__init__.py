@@ -23,7 +23,7 @@ not pay for cdk8s, YAML or the gates until a command needs them.
 """
 from __future__ import annotations
 
-from importlib import import_module
+from .lazy import exports
 
 _API = ("synth", "check", "validate", "diff", "promote", "explain", "rules", "test_policies", "gate_options",
         "format_report", "format_diff", "new_service", "engine_names", "report_formats", "diff_formats")
@@ -37,16 +37,4 @@ _SUBMODULES = ("diff", "promote")
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    if name in _SUBMODULES:  # the package/module of that name, callable as the API function
-        return import_module(f"{__name__}.{name}")
-    value = getattr(import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = exports(__name__, _EXPORTS, globals(), submodules=_SUBMODULES)

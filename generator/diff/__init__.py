@@ -18,7 +18,7 @@ working tree), `reading` (YAML -> resources), `redaction`, `highlights`,
 """
 from __future__ import annotations
 
-from importlib import import_module
+from ..lazy import exports
 
 # name -> submodule; imported on first use (PEP 562), so `drydock --help` does not load git plumbing.
 _EXPORTS = {
@@ -33,16 +33,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = exports(__name__, _EXPORTS, globals())
 
 
 __all__ = [

@@ -20,7 +20,7 @@ without loading regorus or YAML.
 """
 from __future__ import annotations
 
-from importlib import import_module
+from ....lazy import exports
 
 # The Rego evaluators `--engine` accepts (the registry the command line reads).
 BACKENDS: tuple[str, ...] = ("regorus", "opa", "opa-server")
@@ -39,13 +39,4 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = exports(__name__, _EXPORTS, globals())
