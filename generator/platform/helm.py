@@ -34,7 +34,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
 import yaml
 
@@ -42,6 +42,7 @@ from ..core import Document, SourceRef
 from ..errors import EngineError, InputError, Problem
 from .charts import FIX_MISSING_CHART, ChartFolder, ChartRef, folder_digest
 from .cluster import applied_by_argocd, builtin_api_versions, crd_api_versions, crd_scopes, with_namespace
+from .system import iter_strings
 
 TIMEOUT = 120.0  # seconds per helm call; kube-prometheus-stack takes ~1 s on a busy laptop
 KUBE_VERSION = "1.31.0"  # the Kubernetes minor whose schemas the schema gate vendors
@@ -417,23 +418,12 @@ def _redact(text: str, src: HelmSource) -> str:
     """helm may echo values in its message (a `fail`, a schema error): hide every value we gave it."""
     secrets = {v for _, v in src.sets + src.set_strings}
     try:
-        secrets |= set(_leaves(yaml.safe_load(src.values))) if src.values else set()
+        secrets |= set(iter_strings(yaml.safe_load(src.values))) if src.values else set()
     except yaml.YAMLError:
         pass
     for s in sorted((s for s in secrets if len(s) >= 6), key=len, reverse=True):
         text = text.replace(s, "***")
     return text
-
-
-def _leaves(value) -> Iterable[str]:
-    if isinstance(value, dict):
-        for v in value.values():
-            yield from _leaves(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _leaves(v)
-    elif isinstance(value, str):
-        yield value
 
 
 _SOURCE_LINE = re.compile(r"^# Source: (.+)$")
