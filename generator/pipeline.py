@@ -172,10 +172,6 @@ def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: b
         return result
     if gate:
         docs = {name: result.rendered[name].documents() for name in names}
-        if "platform" in opts.engines:
-            started = time.perf_counter()
-            docs = expand_addons(root, docs, platform, opts, progress)
-            result.timings["helm"] = time.perf_counter() - started
         contexts = {}
         for name in names:
             ctx = _context(root, name, platform, opts, warn)
@@ -183,7 +179,7 @@ def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: b
             contexts[name] = replace(ctx, env_data={**ctx.env_data, "existingPaths": _existing_paths(result.rendered[name])})
         # Credentials typed into inputs are findings at the input line, whatever --engines says.
         typed = {name: literal_credentials(platform, name, platform.deployed(name)) for name in names}
-        result.reports = run_gates(docs, contexts, opts.engines, _waivers(root, opts, platform), progress,
+        result.reports = gate_envs(root, docs, contexts, platform, opts, _waivers(root, opts, platform), progress,
                                    timings=result.timings, input_findings=typed)
         if result.blocked:
             return result
@@ -221,6 +217,52 @@ def _render_cache(root: Path, cache_dir: Path | None):
     from .render_cache import RenderCache
 
     return RenderCache(root, cache_dir) if cache_dir else None
+
+
+def gate_envs(root: Path, docs: dict, contexts: dict, platform: Platform | None, opts: GateOptions, waivers,
+              progress: Callable[[str], None] = lambda m: None, *, timings: dict[str, float] | None = None,
+              shard: tuple[int, int] | None = None, complete_envs=None, input_findings=None) -> dict:
+    """Expand the add-ons (platform engine) and run the gates, or take the engines' answer from the
+    verdict cache when nothing that feeds them changed (gate/verdicts.py); waivers always apply anew."""
+    from .gate.runner import judge, run_engines
+    from .gate.verdicts import VerdictCache, run_key
+
+    timings = {} if timings is None else timings
+    first = next(iter(contexts.values()))
+    charts = None
+    if "platform" in opts.engines:
+        from .platform.charts import charts_dir
+        charts = charts_dir(opts.charts, root)
+    started = time.perf_counter()
+    key = run_key(docs, contexts, opts.engines, charts) if first.cache_dir and shard is None else None
+    verdicts = VerdictCache(first.cache_dir) if key else None
+    run = verdicts.get(key, docs) if verdicts else None
+    timings["verdict"] = timings.get("verdict", 0.0) + time.perf_counter() - started
+    if run is not None:
+        progress(f"gate: nothing that feeds the gates changed; engine results from the cache ({sum(run.resources.values())} documents)")
+        for message in run.warnings:
+            first.warn(message)
+        return judge(run, docs, contexts, opts.engines, waivers, None, shard, complete_envs, input_findings)
+    warnings: list[str] = []
+    recording = {env: replace(ctx, warn=_recorder(ctx.warn, warnings)) for env, ctx in contexts.items()}
+    gated = docs
+    if "platform" in opts.engines:
+        started = time.perf_counter()
+        gated = expand_addons(root, docs, platform, opts, progress)
+        timings["helm"] = timings.get("helm", 0.0) + time.perf_counter() - started
+    run = run_engines(gated, recording, opts.engines, progress, timings, shard)
+    run.warnings = list(dict.fromkeys(warnings))
+    # Stored only if the inputs still hash the same after the run (an edit during it is not ours to keep).
+    if verdicts and run_key(docs, contexts, opts.engines, charts) == key:
+        verdicts.put(key, run)
+    return judge(run, docs, contexts, opts.engines, waivers, None, shard, complete_envs, input_findings)
+
+
+def _recorder(warn: Callable[[str], None], into: list[str]) -> Callable[[str], None]:
+    def record(message: str) -> None:
+        into.append(message)
+        warn(message)
+    return record
 
 
 def expand_addons(root: Path, docs: dict, platform: Platform | None, opts: GateOptions,
@@ -335,22 +377,20 @@ def check_paths(root: Path, paths: Sequence[str], env: str | None, opts: GateOpt
     for e in named:
         platform.environment(e)
     waivers = _waivers(root, opts, platform)  # read (and refused if broken) even when they do not apply
-    if "platform" in opts.engines:
-        by_env = expand_addons(root, by_env if by_env else {None: []}, platform, opts, progress)
     reports = []
     if named:
         contexts = {e: _context(root, e, platform, opts, warn) for e in named}
         complete = [e for e in named if covers_env(root, paths, e)]
-        got = run_gates({e: by_env[e] for e in named}, contexts, opts.engines, waivers, progress, shard=shard,
-                        complete_envs=complete, timings=timings)
+        got = gate_envs(root, {e: by_env[e] for e in named}, contexts, platform, opts, waivers, progress,
+                        timings=timings, shard=shard, complete_envs=complete)
         reports += [got[e] for e in named]
     if None in by_env or not named:
         foreign = by_env.get(None, [])
         # The repo's own rendered/ tree is not foreign, even for an env with no file here.
         own = bool(foreign) and all(in_rendered(root, d.file) for d in foreign)
         waivers = waivers if opts.waivers_file or own else []
-        reports.append(run_gates({None: foreign}, {None: _context(root, None, None, opts, warn)}, opts.engines,
-                                 waivers, progress, shard=shard, timings=timings)[None])
+        reports.append(gate_envs(root, {None: foreign}, {None: _context(root, None, None, opts, warn)}, platform,
+                                 opts, waivers, progress, timings=timings, shard=shard)[None])
     report = Report.combine(reports) if len(reports) > 1 else reports[0]
     bad = [input_finding(p) for p in problems if shard is None or shard_of(p.file or "", shard[1]) == shard[0]]
     if bad:

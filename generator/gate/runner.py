@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -28,6 +28,19 @@ def known_rule_ids(policy_dirs: Sequence[Path]) -> set[str]:
     from ..platform.rules import all_rules
     from .engines.rego import load_policies
     return {r.id for r in load_policies(policy_dirs).rules} | {r.id for r in all_rules()}
+
+
+@dataclass
+class EngineRun:
+    """What the engines answered for each env, before waivers: the part of a run the verdict
+    cache (verdicts.py) may store, because waivers, thresholds and dates are applied after it."""
+
+    findings: dict[str | None, list[Finding]]
+    extras: dict[str | None, dict]
+    resources: dict[str | None, int]  # documents gated per env (expanded add-on objects included)
+    cached: int = 0  # documents answered from a cache
+    skipped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what the engines warned, replayed on a cache hit
 
 
 def run_gates(
@@ -51,6 +64,19 @@ def run_gates(
     complete_envs: the envs whose whole render is gated here (None: all); only they judge unused waivers.
     input_findings: findings about the inputs themselves (model.literals), judged and waived like the rest.
     """
+    run = run_engines(docs_by_env, contexts, engines, progress, timings, shard)
+    return judge(run, docs_by_env, contexts, engines, waivers, today, shard, complete_envs, input_findings)
+
+
+def run_engines(
+    docs_by_env: dict[str | None, list[Document]],
+    contexts: dict[str | None, GateContext],
+    engines: Sequence[str] = DEFAULT_ENGINES,
+    progress: Callable[[str], None] = lambda msg: None,
+    timings: dict[str, float] | None = None,
+    shard: tuple[int, int] | None = None,
+) -> EngineRun:
+    """Run the chosen engines over every env's documents (see run_gates); no waivers yet."""
     findings: dict[str | None, list[Finding]] = {env: [] for env in docs_by_env}
     env_of_file = {d.file: env for env, docs in docs_by_env.items() for d in docs}
     in_shard = {d.file for docs in docs_by_env.values() for d in docs if shard is None or shard_of(d.file, shard[1]) == shard[0]}
@@ -96,6 +122,28 @@ def run_gates(
             findings[env_of_file.get(f.file, next(iter(findings)))].append(f)
         cached += result.cache_hits
         skipped += result.skipped
+    resources = {env: sum(1 for d in docs if d.file in in_shard) for env, docs in docs_by_env.items()}
+    return EngineRun(findings, extras, resources, cached, skipped)
+
+
+def judge(
+    run: EngineRun,
+    docs_by_env: dict[str | None, list[Document]],
+    contexts: dict[str | None, GateContext],
+    engines: Sequence[str] = DEFAULT_ENGINES,
+    waivers: Sequence[Waiver] = (),
+    today: dt.date | None = None,
+    shard: tuple[int, int] | None = None,
+    complete_envs: Sequence[str | None] | None = None,
+    input_findings: dict[str | None, list[Finding]] | None = None,
+) -> dict[str | None, Report]:
+    """The engines' answer plus input findings, folded, waived and thresholded: one Report per env.
+
+    docs_by_env: the documents before add-on expansion (only read when the platform engine did
+    not run, to tell which waivers a run without the expansion could not judge).
+    """
+    findings = {env: list(fs) for env, fs in run.findings.items()}
+    first_ctx = next(iter(contexts.values()))
     for env, fs in ((input_findings or {}) if shard is None or shard[0] == 1 else {}).items():  # once across shards
         findings.setdefault(env, []).extend(fs)
     folded = {env: fold_duplicates(fs) for env, fs in findings.items()}
@@ -104,9 +152,9 @@ def run_gates(
         if waivers and "platform" not in engines else None
     waived = apply_waivers(folded, waivers, known, today, engines, () if shard else complete_envs, gated)
     return {
-        env: Report(sorted(fs, key=Finding.sort_key), contexts[env].threshold,
-                    sum(1 for d in docs_by_env[env] if d.file in in_shard), cached, list(skipped),
-                    engines=tuple(e for e in ALL_ENGINES if e in engines), extras=extras[env])
+        env: Report(sorted(fs, key=Finding.sort_key), contexts[env].threshold, run.resources.get(env, 0),
+                    run.cached, list(run.skipped), engines=tuple(e for e in ALL_ENGINES if e in engines),
+                    extras=dict(run.extras.get(env, {})))
         for env, fs in waived.items()
     }
 

@@ -100,6 +100,14 @@ def is_application(obj: dict) -> bool:
     return obj.get("apiVersion") == APP_API and obj.get("kind") == "Application"
 
 
+def chart_refs(app: Document) -> list[ChartRef]:
+    """The charts an Application's Helm sources name (helm_sources without building their values)."""
+    spec = app.obj.get("spec") if isinstance(app.obj.get("spec"), dict) else {}
+    found = [spec.get("source")] + list(spec.get("sources") or [])
+    return [ChartRef(str(src.get("repoURL") or ""), str(src["chart"]), str(src.get("targetRevision") or ""))
+            for src in found if isinstance(src, dict) and src.get("chart")]
+
+
 def helm_sources(app: Document) -> list[HelmSource]:
     """The Helm (chart) sources of an Application document; [] for directory/git sources."""
     spec = app.obj.get("spec") if isinstance(app.obj.get("spec"), dict) else {}
