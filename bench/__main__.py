@@ -46,6 +46,7 @@ def summary(r: dict) -> str:
     if "helm_bench" in r:
         h = r["helm_bench"]
         bits.append(f"helm add-ons cold {h['cold_s']:.1f} s / warm {h['warm_s']:.2f} s")
+        bits.append(f"warm platform overhead {h['warm_overhead_s']:.2f} s (target < 0.3)")
     return "ratios: " + "; ".join(bits)
 
 

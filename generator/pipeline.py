@@ -6,6 +6,7 @@ exceptions, so tests and other tools can drive drydock without click.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import signal
@@ -233,8 +234,12 @@ def gate_envs(root: Path, docs: dict, contexts: dict, platform: Platform | None,
     if "platform" in opts.engines:
         from .platform.charts import charts_dir
         charts = charts_dir(opts.charts, root)
+    # Add-on findings point at the env file's lines (helm.addon_source): they feed the answer too.
+    models = [platform.environments[env] for env in docs if platform and env in platform.environments]
+    lines = json.dumps([[m.name, m.source.file, m.source.line, dict(m.lines)] for m in models], sort_keys=True) \
+        if "platform" in opts.engines else ""
     started = time.perf_counter()
-    key = run_key(docs, contexts, opts.engines, charts) if first.cache_dir and shard is None else None
+    key = run_key(docs, contexts, opts.engines, charts, lines) if first.cache_dir and shard is None else None
     verdicts = VerdictCache(first.cache_dir) if key else None
     run = verdicts.get(key, docs) if verdicts else None
     timings["verdict"] = timings.get("verdict", 0.0) + time.perf_counter() - started
@@ -253,7 +258,7 @@ def gate_envs(root: Path, docs: dict, contexts: dict, platform: Platform | None,
     run = run_engines(gated, recording, opts.engines, progress, timings, shard)
     run.warnings = list(dict.fromkeys(warnings))
     # Stored only if the inputs still hash the same after the run (an edit during it is not ours to keep).
-    if verdicts and run_key(docs, contexts, opts.engines, charts) == key:
+    if verdicts and run_key(docs, contexts, opts.engines, charts, lines) == key:
         verdicts.put(key, run)
     return judge(run, docs, contexts, opts.engines, waivers, None, shard, complete_envs, input_findings)
 

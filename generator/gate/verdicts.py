@@ -153,15 +153,18 @@ def _helm_part(docs_by_env: dict, charts: Path | None, cache_dir: Path | None) -
 
 
 def run_key(docs_by_env: dict[str | None, list[Document]], contexts: dict, engines: Sequence[str],
-            charts: Path | None = None) -> str | None:
-    """The key of one `run_engines` call, or None when it must not be cached."""
+            charts: Path | None = None, extra: str = "") -> str | None:
+    """The key of one `run_engines` call, or None when it must not be cached.
+
+    extra: anything else the caller feeds the run (the env files' line map, which places
+    add-on findings at their `environments/<env>.yaml` line)."""
     from ..render_cache import code_digest
 
     first = next(iter(contexts.values()))
     if first.cache_dir is None or ("policy" in engines and (first.engine or "regorus") != "regorus"):
         return None
     try:
-        parts = [f"drydock-verdict-v{FORMAT}", code_digest(), _distributions(), ",".join(engines)]
+        parts = [f"drydock-verdict-v{FORMAT}", code_digest(), _distributions(), ",".join(engines), extra]
         for env, docs in docs_by_env.items():
             ctx = contexts[env]
             parts += [_json([env, ctx.env_data, ctx.require_trivy, len(docs)]), *(_doc_parts(d) for d in docs)]
