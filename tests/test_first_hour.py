@@ -134,12 +134,14 @@ def test_quiet_prints_nothing_on_success(demo: Path):
 
 
 def test_verbose_prints_phase_timings(demo: Path):
-    r = run_drydock("synth", "--env", "dev", "--engines", "schema", "--out", str(demo.parent / "v"), "-v", cwd=demo)
+    # A fresh cache: with the user's, an earlier identical run answers and no schema phase runs.
+    cache = ("--cache-dir", str(demo.parent / "timings-cache"))
+    r = run_drydock("synth", "--env", "dev", "--engines", "schema", "--out", str(demo.parent / "v"), "-v", *cache, cwd=demo)
     assert r.code == 0, r.err
     line = next(l for l in r.err.splitlines() if "timings:" in l)
     assert re.search(r"render \d+\.\d\ds", line) and re.search(r"schema \d+\.\d\ds", line) and "write" in line
-    r = run_drydock("-v", "check", "rendered/dev/order-service", "--engines", "schema", cwd=demo)
-    assert re.search(r"timings: read \d+\.\d\ds, schema \d+\.\d\ds", r.err), r.err
+    r = run_drydock("-v", "check", "rendered/dev/order-service", "--engines", "schema", *cache, cwd=demo)
+    assert re.search(r"timings: read \d+\.\d\ds, verdict \d+\.\d\ds, schema \d+\.\d\ds", r.err), r.err
 
 
 @pytest.mark.parametrize("flag,colored", [(["--color", "always"], True), (["--color=always"], True),
