@@ -272,3 +272,16 @@ def test_a_damaged_or_foreign_entry_is_a_miss(tmp_path):
     entry = verdicts.encode_run(key, run)
     entry["envs"][0][1][0].pop("scope")  # an entry written by another version of Finding
     assert verdicts.decode_run(entry, key) is None
+
+
+def test_folders_are_read_through_symlinks_and_a_loop_ends(tmp_path):
+    outside = tmp_path / "outside.rego"
+    outside.write_text("package a\n")
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    (folder / "a.rego").symlink_to(outside)  # the loader reads through it: so must the key
+    (folder / "loop").symlink_to(folder)
+    before = verdicts._folder_bytes(folder), verdicts.tree_fingerprint(folder)
+    outside.write_text("package b\n")
+    after = verdicts._folder_bytes(folder), verdicts.tree_fingerprint(folder)
+    assert before[0] != after[0] and before[1] != after[1]
