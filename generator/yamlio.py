@@ -50,11 +50,25 @@ class ManifestLoader(_BaseLoader):  # type: ignore[misc, valid-type]
     def ascend_resolver(self):
         pass
 
+    def construct_yaml_float(self, node):
+        """JSON, and so the API server and every engine, has no NaN or infinity: `.nan` in a
+        manifest is a file Kubernetes cannot read, not a number to gate."""
+        value = super().construct_yaml_float(node)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise NotFinite(None, None, f"{node.value} is not a finite number (JSON and Kubernetes have no NaN or "
+                                        "infinity)", node.start_mark)
+        return value
+
+
+class NotFinite(yaml.constructor.ConstructorError):
+    """A `.nan` / `.inf` scalar in a manifest."""
+
 
 def _construct_str(loader, node):
     return loader.construct_scalar(node)
 
 
+ManifestLoader.add_constructor("tag:yaml.org,2002:float", ManifestLoader.construct_yaml_float)
 ManifestLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_str)
 ManifestLoader.add_constructor("tag:yaml.org,2002:value", _construct_str)
 
@@ -197,6 +211,9 @@ def _yaml_problem(err: yaml.YAMLError, file: str, content: str | None = None) ->
     line = mark.line + 1 if mark is not None else None
     column = mark.column + 1 if mark is not None else None
     problem = getattr(err, "problem", None) or str(err)
+    if isinstance(err, NotFinite):
+        return Problem(problem, file=file, line=line, column=column,
+                       hint="write a finite number (or quote it if it is text)")
     if isinstance(err, yaml.constructor.ConstructorError) and "tag" in problem:
         m = re.search(r"tag '([^']+)'", problem)
         tag = m.group(1) if m else "?"
