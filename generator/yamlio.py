@@ -185,9 +185,12 @@ def _read_one(f: str, stdin: IO[str] | None) -> list[Document]:
     shown = display_path(f)
     try:
         with open(f, "rb") as fh:  # bytes + decode: measurably cheaper than a text-mode reader
-            text = fh.read().decode("utf-8")
+            data = fh.read()
+        text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise InputError(Problem(f"file is not UTF-8 text ({e.reason} at byte {e.start})", file=shown,
+        why = "it is UTF-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else e.reason
+        raise InputError(Problem(f"file is not UTF-8 text ({why} at byte {e.start})",
+                                 file=shown, line=data.count(b"\n", 0, e.start) + 1,
                                  hint="save the manifest as UTF-8")) from None
     except OSError as e:
         raise InputError(Problem(f"cannot read file: {e.strerror}", file=shown,

@@ -188,3 +188,15 @@ def test_every_chart_with_default_values_is_gated_without_exit_2(tmp_path: Path)
     seen = collections.Counter((f["file"], json.dumps(f["resource"], sort_keys=True), f["rule_id"], f["line"])
                                for f in findings)
     assert [k for k, n in seen.items() if n > 1] == []
+
+
+@pytest.mark.parametrize("data,line", [
+    (b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: l}\ndata: {a: caf\xe9}\n", 4),  # Latin-1
+    ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: u}\n".encode("utf-16"), 1),       # UTF-16 with BOM
+])
+def test_a_file_that_is_not_utf8_is_a_finding_with_its_line(tmp_path: Path, data: bytes, line: int):
+    (tmp_path / "m.yaml").write_bytes(data)
+    r = run_drydock("check", "m.yaml", "--engines", "policy", "--format", "json", cwd=tmp_path)
+    assert r.code == 1, r.err
+    (f,) = [f for f in json.loads(r.out)["findings"] if f["rule_id"] == "DD-INPUT-001"]
+    assert (f["file"], f["line"]) == ("m.yaml", line) and "not UTF-8" in f["message"]
