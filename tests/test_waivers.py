@@ -178,6 +178,10 @@ BAD = {
     "week-date": (waiver(expires=f"{TODAY.year + 1}-W01-1"), "not a date", 12),
     "unquoted-compact-date": (waiver().replace(f'expires: "{SOON}"', f"expires: {SOON.replace('-', '')}"), "not a date", 12),
     "feb-30": (waiver(expires=f"{TODAY.year + 1}-02-30"), "not a date", 12),
+    # findings that say "nothing was checked" or judge waivers themselves are never waivable
+    "unreadable-object": (waiver(rule="DD-INPUT-002"), "cannot be waived", 4),
+    "unparsable-file": (waiver(rule="DD-INPUT-001"), "cannot be waived", 4),
+    "expired-waiver": (waiver(rule="DD-WAIVER-001"), "cannot be waived", 4),
     "datetime-with-zone": (waiver(expires=f"{SOON}T00:00:00+14:00"), "not a date", 12),
 }
 

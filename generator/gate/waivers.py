@@ -30,6 +30,7 @@ NAME = re.compile(r"\A[A-Za-z0-9]([-A-Za-z0-9_.:]*[A-Za-z0-9])?\Z")  # exact nam
 ENV_NAME = re.compile(r"\A[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
 _KNOWN_EXTERNAL = re.compile(r"\A(KSV-?\d{3,4}|AVD-KSV-\d{4}|DD-SCHEMA-\d{3}|DD-(ARGO|ID|NET|HELM)-\d{3})\Z")
 _DATE = re.compile(r"\A\d{4}-\d{2}-\d{2}\Z")  # only YYYY-MM-DD: no week dates, no 20270101
+UNWAIVABLE = ("DD-INPUT-", "DD-WAIVER-")  # "not checked at all" and the waiver gate itself
 _FIELDS = {"rule", "resource", "env", "reason", "owner", "expires", "approvedBy"}
 _RESOURCE_FIELDS = {"kind", "namespace", "name"}
 
@@ -159,6 +160,10 @@ def parse_waivers(data, lines: dict, display: str, envs: Iterable[str] | None = 
         if "rule" in w and not (isinstance(rule, str) and RULE_ID.match(rule)):
             bad(p + ("rule",), f"rule {rule!r} is not one rule id",
                 "name exactly one rule id such as DD-PSS-001 or KSV-0017 (no wildcards; `drydock rules` lists them)")
+        elif isinstance(rule, str) and rule.startswith(UNWAIVABLE):
+            bad(p + ("rule",), f"{rule} cannot be waived: it says a file or object was not checked at all, "
+                               "or that a waiver itself is wrong",
+                "fix the file or the waiver it names; nothing is gated until then")
         res = w.get("resource")
         kind = name = namespace = None
         if "resource" in w:
