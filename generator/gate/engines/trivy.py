@@ -51,7 +51,7 @@ VERSION_TIMEOUT = 30.0
 # Measured with bench/trivy_bench.py; env DRYDOCK_TRIVY_SHARDS forces a count.
 MIN_DOCS_PER_SHARD = 80
 # Bump when the stored entry layout or the mapping from Trivy JSON changes.
-GATE_FORMAT = 2  # 2: records carry end_offset (CauseMetadata.EndLine)
+GATE_FORMAT = 3  # 2: records carry end_offset (CauseMetadata.EndLine); 3: UNKNOWN takes the catalogue severity
 
 INSTALL_HINT = "install drydock with its dependencies (`pip install .`) or put trivy on PATH"
 _EXE = "trivy.exe" if os.name == "nt" else "trivy"
