@@ -277,7 +277,7 @@ def _fast_construct(loader, node):
             if k.__class__ is not _Scalar or k.tag != _STR:
                 if k.__class__ is not _Scalar or k.tag == _MERGE:
                     raise _Fallback
-                key = _fast_construct(loader, k)
+                key = _json_key(_fast_construct(loader, k))
             else:
                 key = k.value
             if key in out:
@@ -289,6 +289,16 @@ def _fast_construct(loader, node):
             raise _Fallback
         return [x.value if x.__class__ is _Scalar and x.tag == _STR else _fast_construct(loader, x) for x in node.value]
     raise _Fallback
+
+
+def _json_key(value: Any) -> Any:
+    """A non-string key as the JSON key Kubernetes makes of it (`1:` -> "1", `true:` -> "true"):
+    in Python `True == 1`, so `1:` and `true:` in one mapping would look like a duplicate."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    return str(value) if isinstance(value, (int, float)) else value
 
 
 class _Duplicate(Exception):

@@ -200,3 +200,14 @@ def test_a_file_that_is_not_utf8_is_a_finding_with_its_line(tmp_path: Path, data
     assert r.code == 1, r.err
     (f,) = [f for f in json.loads(r.out)["findings"] if f["rule_id"] == "DD-INPUT-001"]
     assert (f["file"], f["line"]) == ("m.yaml", line) and "not UTF-8" in f["message"]
+
+
+def test_non_string_keys_are_the_json_keys_kubernetes_makes_of_them(tmp_path: Path):
+    """`1:` and `true:` are "1" and "true" to Kubernetes; to Python `True == 1` (a false duplicate)."""
+    (tmp_path / "m.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: k}\n"
+                                     "data:\n  1: one\n  true: \"yes\"\n  null: x\n  2.5: y\n")
+    r = run_drydock("check", "m.yaml", "--engines", "schema,policy", "--format", "json", cwd=tmp_path)
+    assert r.code == 0, r.out + r.err
+    from generator.yamlio import parse_manifests
+    (doc,) = parse_manifests((tmp_path / "m.yaml").read_text(), "m.yaml")
+    assert doc.obj["data"] == {"1": "one", "true": "yes", "null": "x", "2.5": "y"}
