@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from .conftest import run_drydock
 from .test_addons_helm import charts_dir, find_helm
@@ -211,3 +213,67 @@ def test_non_string_keys_are_the_json_keys_kubernetes_makes_of_them(tmp_path: Pa
     from generator.yamlio import parse_manifests
     (doc,) = parse_manifests((tmp_path / "m.yaml").read_text(), "m.yaml")
     assert doc.obj["data"] == {"1": "one", "true": "yes", "null": "x", "2.5": "y"}
+
+
+# --- property: no wrong type anywhere makes the policy gate give up ---------------------------
+
+BASES = [
+    POD,
+    {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "r"},
+     "rules": [{"apiGroups": [""], "resources": ["secrets", "pods"], "verbs": ["get", "list"]}]},
+    {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "b", "namespace": "shop"},
+     "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+     "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": "shop"}]},
+    {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "i", "namespace": "shop"},
+     "spec": {"tls": [{"hosts": ["a.example.com"], "secretName": "t"}],
+              "rules": [{"host": "a.example.com", "http": {"paths": [
+                  {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "s", "port": {"number": 80}}}}]}}]}},
+    {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "n", "namespace": "shop"},
+     "spec": {"podSelector": {"matchLabels": {"app": "d"}}, "policyTypes": ["Ingress", "Egress"],
+              "ingress": [{"from": [{"podSelector": {}}], "ports": [{"port": 80}]}], "egress": [{"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]}]}},
+    {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": "shop"},
+     "spec": {"type": "LoadBalancer", "selector": {"app": "d"}, "ports": [{"port": 80, "targetPort": 80}]}},
+    {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c", "namespace": "shop"},
+     "spec": {"schedule": "0 * * * *", "jobTemplate": {"spec": {"template": {"spec": {
+         "restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox:1", "env": [{"name": "TOKEN", "value": "x"}]}]}}}}}},
+]
+
+
+def _paths(node, path=()):
+    yield path
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _paths(v, path + (k,))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _paths(v, path + (i,))
+
+
+WRONG = st.one_of(st.text(max_size=5), st.integers(-3, 3), st.booleans(), st.lists(st.text(max_size=3), max_size=2),
+                  st.dictionaries(st.text(max_size=3), st.integers(), max_size=2), st.lists(st.integers(), max_size=2))
+
+
+@st.composite
+def corrupted(draw):
+    docs = json.loads(json.dumps(BASES))
+    for _ in range(draw(st.integers(1, 3))):
+        doc = draw(st.sampled_from(docs))
+        paths = [p for p in _paths(doc) if p and p[0] not in ("apiVersion", "kind")]
+        path = draw(st.sampled_from(paths))
+        node = doc
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = draw(WRONG)
+    return docs
+
+
+@pytest.mark.slow
+@settings(max_examples=80, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(corrupted())
+def test_no_wrong_type_anywhere_makes_the_policy_gate_give_up(docs):
+    from generator.core import Document
+    from generator.gate.engines.rego import evaluate
+
+    documents = [Document("m.yaml", i + 1, d) for i, d in enumerate(docs)]
+    findings = evaluate(documents, {})  # an EngineError here is exit 2 for the whole run
+    assert all(f.line for f in findings)
