@@ -58,6 +58,25 @@ def test_a_symlink_out_of_the_repo_is_refused(repo_copy: Path, tmp_path: Path):
     assert r.code == 2 and any("outside the repository" in e for e in _errors(r.err)), r.err
 
 
+@pytest.mark.parametrize("folder", ["services", "waivers"])
+def test_a_linked_folder_out_of_the_repo_is_refused(repo_copy: Path, tmp_path: Path, folder: str):
+    """No file is a link, but the folder is: waivers/ -> /elsewhere would waive from outside the repo."""
+    outside = tmp_path / "elsewhere"
+    if folder == "services":
+        (repo_copy / "services").rename(outside)
+    else:
+        (repo_copy / "waivers").rename(outside)  # the repo's own add-on waivers, moved out
+    (repo_copy / folder).symlink_to(outside, target_is_directory=True)
+    r = run_drydock("synth", "--env", "dev", "--engines", "policy", "--out", str(repo_copy / "out"), cwd=repo_copy, timeout=60)
+    assert r.code == 2 and any("linked folder" in e and f"({folder}/" in e for e in _errors(r.err)), r.err
+
+
+def test_a_linked_folder_inside_the_repo_is_read(repo_copy: Path):
+    (repo_copy / "services").rename(repo_copy / "real-services")
+    (repo_copy / "services").symlink_to(repo_copy / "real-services", target_is_directory=True)
+    assert _synth(repo_copy).code == 0
+
+
 def test_a_symlink_to_a_device_is_refused(repo_copy: Path):
     (repo_copy / "waivers.yaml").unlink()
     (repo_copy / "waivers.yaml").symlink_to("/dev/zero")
