@@ -223,6 +223,8 @@ HELD_OUT = {
     "xml-element": _cm("c", {"settings.xml": f"<settings>\n  <server><password>{HIDDEN}</password></server>\n</settings>"}),
     "xml-one-line": _cm("c", {"s.xml": f"<password>{HIDDEN}</password>"}),
     "url-password-with-quote": _cm("c", {"url": f"mysql://u:pa'{HIDDEN}@db/shop"}),
+    "curl-user-flag": _deploy("d", args=["-c", f"curl -fsS -u admin:{HIDDEN} https://api.example.com/x"]),
+    "curl-user-equals": _deploy("d", args=[f"--user=admin:{HIDDEN}"]),
     "crd-spec-pass": {"apiVersion": "x.io/v1", "kind": "Db", "metadata": {"name": "c"}, "spec": {"adminPass": HIDDEN}},
     "crd-spec-pwd": {"apiVersion": "x.io/v1", "kind": "Db", "metadata": {"name": "c"}, "spec": {"DB_PWD": HIDDEN}},
     "crd-spec-named-key": {"apiVersion": "x.io/v1", "kind": "Db", "metadata": {"name": "c"}, "spec": {"stripeKey": HIDDEN}},
@@ -240,3 +242,7 @@ def test_held_out_places_never_show_the_secret(case):
 @pytest.mark.parametrize("value", ["Basic authentication is enabled", "use a bearer token from the vault"])
 def test_the_words_basic_and_bearer_alone_are_not_secrets(value):
     assert not find_in_text(value)
+
+
+def test_a_uid_gid_pair_after_dash_u_is_not_a_password():
+    assert not find_in_text("docker run -u 1000:1000 image")
