@@ -173,6 +173,7 @@ BAD = {
     "hangul-filler-owner": (waiver().replace("owner: team-legacy", 'owner: "\u3164"'), "owner", 11),
     "dash-owner": (waiver().replace("owner: team-legacy", 'owner: "-"'), "owner", 11),
     "invisible-in-owner": (waiver().replace("owner: team-legacy", 'owner: "team\u200b-legacy"'), "invisible", 11),
+    "owner-approves-own-waiver": (waiver(extra='    approvedBy: " Team-Legacy "\n'), "second person", 13),
     "zero-width-approver": (waiver(extra='    approvedBy: "\u200b"\n'), "approvedBy", 13),
     # expires: only YYYY-MM-DD (Python 3.11 also reads week dates and 20270101)
     "week-date": (waiver(expires=f"{TODAY.year + 1}-W01-1"), "not a date", 12),

@@ -220,6 +220,10 @@ def parse_waivers(data, lines: dict, display: str, envs: Iterable[str] | None = 
                 if expires > latest:
                     bad(p + ("expires",), f"expires {expires.isoformat()} is more than {MAX_DAYS} days ahead",
                         f"choose a date on or before {latest.isoformat()}; renew the waiver when it is due")
+        owner, approver = w.get("owner"), w.get("approvedBy")
+        if isinstance(owner, str) and isinstance(approver, str) and _same_person(owner, approver):
+            bad(p + ("approvedBy",), "approvedBy names the owner: the sign-off must come from a second person",
+                "ask someone else to review the exception and put their name in approvedBy")
         if len(problems) > before:
             continue
         out.append(Waiver(rule, kind, namespace, name, tuple(env_list), " ".join(w["reason"].split()),
@@ -228,6 +232,11 @@ def parse_waivers(data, lines: dict, display: str, envs: Iterable[str] | None = 
     if problems:
         raise InputError(problems)
     return out
+
+
+def _same_person(a: str, b: str) -> bool:
+    """`Alice`, ` alice ` and `ALICE` are one person (case and blanks aside)."""
+    return " ".join(a.casefold().split()) == " ".join(b.casefold().split())
 
 
 def _solid(v: object) -> int:
