@@ -43,6 +43,16 @@ class EngineRun:
     warnings: list[str] = field(default_factory=list)  # what the engines warned, replayed on a cache hit
 
 
+def shared_related_ids(policy_dirs: Sequence[Path]) -> set[str]:
+    """Other engines' ids (Trivy's) that more than one of our rules folds in."""
+    from .engines.rego import load_policies
+    seen: dict[str, int] = {}
+    for r in load_policies(policy_dirs).rules:
+        for t in set(r.trivy_ids):
+            seen[t] = seen.get(t, 0) + 1
+    return {t for t, n in seen.items() if n > 1}
+
+
 def run_gates(
     docs_by_env: dict[str | None, list[Document]],
     contexts: dict[str | None, GateContext],
@@ -150,7 +160,8 @@ def judge(
     known = known_rule_ids(first_ctx.policy_dirs) if waivers else set()
     gated = {env: _unexpanded(docs_by_env[env]) for env in folded if env in docs_by_env} \
         if waivers and "platform" not in engines else None
-    waived = apply_waivers(folded, waivers, known, today, engines, () if shard else complete_envs, gated)
+    shared = shared_related_ids(first_ctx.policy_dirs) if waivers else set()
+    waived = apply_waivers(folded, waivers, known, today, engines, () if shard else complete_envs, gated, shared)
     return {
         env: Report(sorted(fs, key=Finding.sort_key), contexts[env].threshold, run.resources.get(env, 0),
                     run.cached, list(run.skipped), engines=tuple(e for e in ALL_ENGINES if e in engines),
