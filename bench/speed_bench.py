@@ -63,6 +63,9 @@ def run(quick: bool = False) -> dict:
         if (REPO / "waivers.yaml").exists():
             shutil.copy2(REPO / "waivers.yaml", repo / "waivers.yaml")
         env = {**os.environ, "XDG_CACHE_HOME": str(Path(tmp) / "xdg-cache")}  # no cache from earlier runs
+        shared = REPO.parent / "shared" / "charts"  # the copy has no .drydock/charts: same default as the tests
+        if not env.get("DRYDOCK_CHARTS") and shared.is_dir():
+            env["DRYDOCK_CHARTS"] = str(shared)
         drydock = [sys.executable, "-m", "generator.cli", "-q", "synth", "--all", "--cache-dir", str(Path(tmp) / "cache")]
         yard = [trivy, "config", "--skip-check-update", "--skip-version-check", "--disable-telemetry",
                 "--cache-dir", str(Path(tmp) / "trivy-cache"), "--format", "json", "-q", str(repo / "rendered")]
