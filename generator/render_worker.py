@@ -50,17 +50,43 @@ def render_envs(platform: Platform, names: Sequence[str], *, workers: bool | Non
     """Render each env of `names`, in a worker process each when `workers` (None: `isolate`)."""
     if workers is None:
         workers = isolate(platform, names)
-    out = {}
+    if not workers:
+        out = {}
+        for name in names:
+            progress(f"render: {name}")
+            out[name] = render_env(platform, name)
+        return out
+    encoded = {}
     for name in names:
-        progress(f"render: {name}{' (worker process)' if workers else ''}")
-        out[name] = render_in_worker(platform, name) if workers else render_env(platform, name)
-    return out
+        progress(f"render: {name} (worker process)")
+        encoded[name] = _run_worker(platform, name)
+    # Decoded only once every worker is gone: while one runs, the others' renders stay compact bytes.
+    return {name: _decoded(encoded.pop(name), name, platform) for name in names}
 
 
 def render_in_worker(platform: Platform, env: str) -> RenderedEnv:
     """render_env(platform, env) in a worker process; only the encoded render comes back."""
+    return _decoded(_run_worker(platform, env), env, platform)
+
+
+def _decoded(body: bytes, env: str, platform: Platform) -> RenderedEnv:
     from .render_cache import decode
 
+    rendered = decode(body, env)
+    if rendered is None:
+        raise EngineError(f"the render worker for environment {env} answered a render that does not decode; "
+                          "nothing was written", file=_env_file(platform, env),
+                          hint=f"{ENV_VAR}=never renders in this process")
+    return rendered
+
+
+def _env_file(platform: Platform, env: str) -> str | None:
+    envs = getattr(platform, "environments", {})
+    return envs[env].source.file if env in envs else None
+
+
+def _run_worker(platform: Platform, env: str) -> bytes:
+    """The encoded render of env, made by a worker process (see render_in_worker)."""
     ctx = _context()
     receive, send = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_work, args=(send, _dumps(platform), env), name=f"drydock-render-{env}", daemon=True)
@@ -81,10 +107,9 @@ def render_in_worker(platform: Platform, env: str) -> RenderedEnv:
         cls, problems = pickle.loads(body)  # our own worker's answer: a DrydockError class and its problems
         if isinstance(cls, type) and issubclass(cls, DrydockError):
             raise cls(problems)
-    rendered = decode(body, env) if status == _OK and proc.exitcode == 0 else None
-    if rendered is not None:
-        return rendered
-    file = platform.environments[env].source.file if env in getattr(platform, "environments", {}) else None
+    if status == _OK and proc.exitcode == 0:
+        return body
+    file = _env_file(platform, env)
     if status == _BUG:  # an exception that is not a drydock error: a bug, or a broken Node / cdk8s install
         raise EngineError(f"the render worker for environment {env} failed: {body.decode('utf-8', 'replace')}; "
                           "nothing was written", file=file,
