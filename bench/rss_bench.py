@@ -4,7 +4,8 @@ How it counts: the command runs as a child; every 20 ms the sampler reads VmRSS 
 child and of all its descendants (Node started by jsii, render workers, trivy, helm) from
 /proc and adds them up. "peak tree" is the largest such sum: what the machine had to hold
 at one moment. "largest process" is the largest single VmHWM (kernel high-water mark, so
-it misses nothing between samples) seen in the tree. /usr/bin/time's "Maximum resident set
+it misses nothing between samples) seen in the tree. CPU is each process's own user+system
+time at its last sample (processes shorter than a sample are missed). /usr/bin/time's "Maximum resident set
 size" is the largest single process, not the sum, and so under-counts a parent with a
 live child.
 
@@ -54,20 +55,33 @@ def _tree(root: int) -> dict[int, dict[str, int]]:
     return tree
 
 
+def _cpu(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 def measure(argv: list[str], cwd: Path, env: dict | None = None) -> dict:
     """Run argv; sample its process tree's summed RSS until it exits."""
     t = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak_sum, peak_one, most = 0, 0, 0
+    peak_sum, peak_one, most, cpu_of = 0, 0, 0, {}
     while proc.poll() is None:
         tree = _tree(proc.pid)
         peak_sum = max(peak_sum, sum(s.get("VmRSS", 0) for s in tree.values()))
         peak_one = max([peak_one] + [s.get("VmHWM", 0) for s in tree.values()])
         most = max(most, len(tree))
+        cpu_of.update({pid: c for pid in tree if (c := _cpu(pid)) is not None})
         time.sleep(0.02)
     err = proc.stderr.read().decode(errors="replace")
+    # Each process's own CPU at its last sample: getrusage(RUSAGE_CHILDREN) would miss the workers,
+    # whose fork server outlives the command and is reaped by init.
+    cpu = sum(cpu_of.values())
     return {"peak_tree_mb": peak_sum / 1024, "largest_process_mb": peak_one / 1024, "max_processes": most,
-            "wall_s": time.perf_counter() - t, "exit": proc.returncode, "stderr": err[-1500:]}
+            "wall_s": time.perf_counter() - t, "cpu_s": cpu, "exit": proc.returncode, "stderr": err[-1500:]}
 
 
 def run(quick: bool = False, services: int | None = None) -> dict:
@@ -86,7 +100,7 @@ def report(r: dict) -> str:
     ok = "ok" if r["peak_tree_mb"] <= TARGET_MB else "over"
     return (f"synth --all --no-gate, {r['services']} services x 3 envs: peak RSS {r['peak_tree_mb']:.0f} MB summed over "
             f"the process tree (target <= {TARGET_MB} at 1,000, {ok}); largest process {r['largest_process_mb']:.0f} MB; "
-            f"up to {r['max_processes']} processes; {r['wall_s']:.1f} s (exit {r['exit']})")
+            f"up to {r['max_processes']} processes; {r['wall_s']:.1f} s wall, {r['cpu_s']:.1f} s CPU (exit {r['exit']})")
 
 
 if __name__ == "__main__":
