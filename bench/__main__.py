@@ -14,16 +14,23 @@ def main() -> int:
     only = [a for a in sys.argv[1:] if not a.startswith("-")]
     print(f"drydock bench ({'quick' if quick else 'full'}) on {platform.machine()}, Python {platform.python_version()}, "
           f"{time.strftime('%Y-%m-%d')}")
-    results = {}
+    results, failed = {}, []
     for name in only or BENCHES:
         mod = importlib.import_module(f"bench.{name}")
         t = time.perf_counter()
-        res = mod.run(quick)
+        try:
+            res = mod.run(quick)
+        except Exception as exc:  # one broken benchmark must not hide the others' figures
+            print(f"\n== {name} FAILED ({time.perf_counter() - t:.1f} s): {type(exc).__name__}: {str(exc)[:500]}")
+            failed.append(name)
+            continue
         results[name] = res
         print(f"\n== {name} ({time.perf_counter() - t:.1f} s)")
         print(mod.report(res) if hasattr(mod, "report") else res)
     print("\nratios:\n  " + summary(results).removeprefix("ratios: ").replace("; ", "\n  "))
-    return 0
+    if failed:
+        print(f"failed: {', '.join(failed)}")
+    return 1 if failed else 0
 
 
 def summary(r: dict) -> str:
