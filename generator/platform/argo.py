@@ -39,13 +39,16 @@ SOURCE = rule("DD-ARGO-004", "HIGH", "Application source repository not in the A
               "ArgoCD compares each source's repoURL, normalised as a git URL, with the `sourceRepos` globs "
               "(`*` stops at `/`, `**` does not; `!` entries deny).", M)
 CRD_ORDER = rule("DD-ARGO-005", "HIGH", "Custom resource applied before its CRD exists",
-                 "apply the CRD in an earlier sync wave (of an Application with a lower sync-wave), or in the same "
-                 "Application at the same or an earlier wave than the resource",
+                 "apply the CRD in an earlier sync wave than the resource: in the same Application (CRD wave lower "
+                 "than the resource's), or in an Application with a lower sync-wave",
                  "A custom resource can only be applied once its CustomResourceDefinition is established. ArgoCD "
                  "orders Applications only by the sync waves of sibling Applications (with the Application health "
-                 "check enabled in argocd-cm); within one Application it applies the CRD first when it is in the "
-                 "same or an earlier phase and wave (dry-run is skipped for resources whose CRD is in the same sync). "
-                 "SkipDryRunOnMissingResource=true only skips the dry-run: the CRD must still exist at apply time. "
+                 "check enabled in argocd-cm). Within one Application the CRD must be in an earlier phase or wave: "
+                 "only the wave barrier waits for the CRD to be Established; inside one wave gitops-engine waits "
+                 "best-effort for 3 s after applying a CRD and then applies the resource anyway. Objects expanded "
+                 "from one Helm chart together with their CRD are the exception (the chart cannot carry our "
+                 "waves). gitops-engine itself skips the dry-run of a resource whose CRD is part of the same sync, "
+                 "so SkipDryRunOnMissingResource=true is accepted but not needed there; it never makes a CRD appear. "
                  "CRDs ArgoCD itself installs (Application, AppProject, ApplicationSet) are always present.", M)
 NAMESPACE = rule("DD-ARGO-006", "HIGH", "Object lands in a namespace that does not exist yet",
                  "add CreateNamespace=true to the Application's syncOptions (for its destination namespace), or "
@@ -319,18 +322,34 @@ def _check_crds(system: System) -> list[Finding]:
                                fix=f"install the CRD for {o.kind}.{o.group} (e.g. the chart's crds/installCRDs value) "
                                    "in an earlier-wave Application"))
             continue
-        if any(exists_before(crd, o) for crd in crds):
+        if any(_crd_ready(crd, o) for crd in crds):
             continue
         crd = crds[0]
+        same = o.app is not None and crd.app is o.app
         skip = "SkipDryRunOnMissingResource" in (o.app.options if o.app else ()) or any(
             x.startswith("SkipDryRunOnMissingResource") for x in o.options)
         note = " (SkipDryRunOnMissingResource only skips the dry-run)" if skip else ""
+        if same and (crd.phase, crd.wave) == (o.phase, o.wave):
+            note += ("; in one wave ArgoCD waits only best-effort (3 s) for the CRD to be Established before "
+                     "applying the resource")
+        fix = (f"give {crd.name} an earlier sync-wave than {o.display()} in Application {o.app.name} "
+               f"(argocd.argoproj.io/sync-wave lower than {o.wave})" if same else
+               f"give the Application that installs {crd.name} a lower sync-wave than "
+               f"{o.app.name if o.app else 'this object'}, or move the CRD into the same Application at an "
+               "earlier wave")
         out.append(finding(CRD_ORDER, o.doc, f"{o.display()} ({when(o)}) is applied before its CRD "
-                           f"{crd.name} ({when(crd)}, {crd.doc.file}:{crd.doc.line}){note}", ["kind"],
-                           fix=f"give the Application that installs {crd.name} a lower sync-wave than "
-                               f"{o.app.name if o.app else 'this object'}, or move the CRD into the same "
-                               f"Application at an earlier wave"))
+                           f"{crd.name} ({when(crd)}, {crd.doc.file}:{crd.doc.line}){note}", ["kind"], fix=fix))
     return out
+
+
+def _crd_ready(crd: Obj, o: Obj) -> bool:
+    """Is the CRD Established when ArgoCD applies `o`? Same Application: an earlier (phase, wave), since only
+    the wave barrier waits for the CRD's health; a chart's own CRD may share the wave of the chart's objects."""
+    if crd.app is None or crd.app is not o.app or crd.phase is None or o.phase is None:
+        return exists_before(crd, o)
+    if (crd.phase, crd.wave) < (o.phase, o.wave):
+        return True
+    return (crd.phase, crd.wave) == (o.phase, o.wave) and bool(crd.doc.app) and crd.doc.app == o.doc.app
 
 
 def _check_namespaces(system: System) -> list[Finding]:

@@ -68,6 +68,7 @@ def check(system: System, ctx=None) -> tuple[list[Finding], dict]:
     env_data = getattr(ctx, "env_data", None) or {}
     roles = [r for r in _list(env_data.get("roleArns")) if isinstance(r, str)]
     out = _check_stores(system, roles)
+    out += _check_assumed_roles(system, roles, env_data)
     out += _check_store_refs(system)
     out += _check_solvers(system, roles)
     if system.env:
@@ -153,6 +154,32 @@ def _check_stores(system: System, roles: list[str]) -> list[Finding]:
                                            ["spec", "provider", pname, "auth", *path]))
                     elif annotation:
                         out += _sa_role(system, sas[0], annotation, roles if pname == "aws" else [], who)
+    return out
+
+
+def _check_assumed_roles(system: System, roles: list[str], env_data: dict) -> list[Finding]:
+    """An AWS store's `role` (assumed after authenticating) must be a role of this env: the account of the env's
+    roles, and no other environment's name in it (a dev store assuming prod's role reads prod's secrets)."""
+    accounts = {r.split(":")[4] for r in roles if ROLE_ARN_RE.match(r)}
+    others = {e for e in _list(env_data.get("environments")) if isinstance(e, str)} - {system.env}
+    out: list[Finding] = []
+    for store in system.objects:
+        if store.kind not in ("SecretStore", "ClusterSecretStore") or not store.group.startswith("external-secrets"):
+            continue
+        role = _str(_dict(_dict(_dict(store.obj.get("spec")).get("provider")).get("aws")).get("role"))
+        if not role:
+            continue
+        path, who = ["spec", "provider", "aws", "role"], f"{store.kind} {store.name} (aws)"
+        if not ROLE_ARN_RE.match(role):
+            out.append(finding(NO_ROLE, store.doc, f"{who} assumes '{role}', which is not an IAM role ARN", path))
+            continue
+        other = sorted(set(_tokens(role.split(":", 5)[5])) & others)
+        if (accounts and role.split(":")[4] not in accounts) or other:
+            why = (f"a role of environment {', '.join(other)}" if other else
+                   f"account {role.split(':')[4]}, not the environment's ({', '.join(sorted(accounts))})")
+            out.append(finding(ROLE_MISMATCH, store.doc, f"{who} assumes {role}: {why}", path,
+                               fix="assume a role of this environment's account (environments/<env>.yaml "
+                                   "spec.aws.roles), or drop spec.provider.aws.role"))
     return out
 
 
