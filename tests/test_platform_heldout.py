@@ -1,0 +1,113 @@
+"""Held-out variants of the platform gate's classes, found by mutating a render (red-team pass on issue 14).
+
+Each case mutates the clean fixture platform one way and names the rule that must block, or None when
+ArgoCD would sync it (no false positive). The CRD-order cases pin the decision in docs/argocd.md
+("Custom resources and their CRDs"): within one Application the CRD needs an earlier wave; only a Helm
+chart's own CRD may share the wave of that chart's objects.
+"""
+from __future__ import annotations
+
+import pytest
+
+from .platform_fixture import HELM_PREFIX, ROLE, annotate, by_rule, crd, fresh, obj, run_platform
+
+WAVE, HOOK, OPTS = "argocd.argoproj.io/sync-wave", "argocd.argoproj.io/hook", "argocd.argoproj.io/sync-options"
+
+
+def _widget(**ann) -> dict:
+    w = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w", "namespace": "ecommerce"}}
+    return annotate(w, **ann) if ann else w
+
+
+def _widget_crd(**ann) -> dict:
+    c = crd("example.com", "Widget", "widgets")
+    return annotate(c, **ann) if ann else c
+
+
+def _crds_app(tree: dict, wave: int) -> None:
+    from .platform_fixture import application
+    tree["rendered/dev/argocd/application-dev-crds.yaml"] = [application("dev-crds", "rendered/dev/crds", wave=wave)]
+    tree["rendered/dev/crds/crd-widgets.yaml"] = [_widget_crd()]
+
+
+def same_app(crd_ann: dict, cr_ann: dict):
+    def mutate(tree):
+        tree["rendered/dev/shop/crd-widgets.yaml"] = [_widget_crd(**crd_ann)]
+        tree["rendered/dev/shop/widget.yaml"] = [_widget(**cr_ann)]
+    return mutate
+
+
+def other_app(wave: int):
+    def mutate(tree):
+        _crds_app(tree, wave)
+        tree["rendered/dev/shop/widget.yaml"] = [_widget()]
+    return mutate
+
+
+def chart_cr(**cr_ann):
+    def mutate(tree):
+        tree[HELM_PREFIX + "dev-cert-manager"] += [_widget_crd(), {**_widget(**cr_ann), "metadata": {
+            **_widget(**cr_ann)["metadata"], "namespace": "cert-manager"}}]
+    return mutate
+
+
+CRD_CASES = [
+    # (id, mutation, blocks?)
+    ("same-app-same-wave", same_app({}, {}), True),
+    ("same-app-same-wave-skip-dry-run", same_app({}, {OPTS: "SkipDryRunOnMissingResource=true"}), True),
+    ("same-app-crd-earlier-wave", same_app({WAVE: "-3"}, {}), False),
+    ("same-app-crd-earlier-wave-skip-dry-run", same_app({WAVE: "-3"}, {OPTS: "SkipDryRunOnMissingResource=true"}), False),
+    ("same-app-cr-earlier-wave", same_app({WAVE: "2"}, {}), True),
+    ("same-app-cr-presync-hook", same_app({WAVE: "-3"}, {HOOK: "PreSync"}), True),
+    ("same-app-crd-presync-hook", same_app({HOOK: "PreSync"}, {}), False),
+    ("other-app-later-wave", other_app(5), True),
+    ("other-app-same-wave", other_app(1), True),  # dev-shop is wave 1: parallel
+    ("other-app-earlier-wave", other_app(-5), False),
+    ("chart-cr-with-its-crd", chart_cr(), False),
+    ("chart-cr-hook-before-its-crd", chart_cr(**{"helm.sh/hook": "pre-install"}), True),
+]
+
+
+@pytest.mark.parametrize("mutate,blocks", [c[1:] for c in CRD_CASES], ids=[c[0] for c in CRD_CASES])
+def test_custom_resource_and_its_crd(mutate, blocks):
+    tree = fresh()
+    mutate(tree)
+    findings = by_rule(run_platform(tree), "DD-ARGO-005")
+    if not blocks:
+        assert findings == []
+        return
+    [f] = findings
+    assert f.resource.name == "w" and "widgets.example.com" in f.message
+    assert f.file and f.line and f.fix
+    assert "wave" in f.fix
+
+
+def test_same_wave_message_says_why_and_fix_names_the_wave():
+    tree = fresh()
+    same_app({}, {})(tree)
+    [f] = by_rule(run_platform(tree), "DD-ARGO-005")
+    assert "best-effort" in f.message
+    assert f.fix.startswith("give widgets.example.com an earlier sync-wave") and "dev-shop" in f.fix
+
+
+PROD_ROLE = "arn:aws:iam::999988887777:role/prod-secrets-reader"
+ROLE_CASES = [
+    ("other-account", PROD_ROLE, "DD-ID-003"),
+    ("same-account-other-env-name", "arn:aws:iam::123456789012:role/prod-reader", "DD-ID-003"),
+    ("not-an-arn", "prod-reader", "DD-ID-002"),
+    ("same-account-this-env", "arn:aws:iam::123456789012:role/dev-secrets-reader", None),
+    ("the-env-role", ROLE, None),
+]
+
+
+@pytest.mark.parametrize("role,rule", [c[1:] for c in ROLE_CASES], ids=[c[0] for c in ROLE_CASES])
+def test_secret_store_assumed_role_belongs_to_the_env(role, rule):
+    tree = fresh()
+    obj(tree, "clustersecretstore-aws")["spec"]["provider"]["aws"]["role"] = role
+    findings = [f for f in run_platform(tree).findings if f.rule_id.startswith("DD-ID")]
+    if rule is None:
+        assert findings == []
+        return
+    [f] = findings
+    assert f.rule_id == rule and "ClusterSecretStore aws" in f.message
+    assert f.file == "rendered/dev/platform/clustersecretstore-aws.yaml" and f.line > 1 and f.fix
