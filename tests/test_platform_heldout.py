@@ -111,3 +111,14 @@ def test_secret_store_assumed_role_belongs_to_the_env(role, rule):
     [f] = findings
     assert f.rule_id == rule and "ClusterSecretStore aws" in f.message
     assert f.file == "rendered/dev/platform/clustersecretstore-aws.yaml" and f.line > 1 and f.fix
+
+
+def test_tree_copied_outside_rendered_maps_to_the_same_applications():
+    """`drydock check /tmp/x/dev` on a copy of rendered/dev: sources say rendered/dev/<folder>, files
+    live in /tmp/x/dev/<folder>; the objects still belong to their Applications (no DD-ARGO-006/009)."""
+    tree = {(k.replace("rendered/dev/", "/tmp/copy/dev/", 1) if not k.startswith(HELM_PREFIX) else k): v
+            for k, v in fresh().items()}
+    assert run_platform(tree).findings == []
+    obj(tree, "deployment-shop")["metadata"]["namespace"] = "kube-system"
+    [f] = by_rule(run_platform(tree), "DD-ARGO-001")
+    assert "dev-shop" in f.message and f.file == "/tmp/copy/dev/shop/deployment-shop.yaml"
