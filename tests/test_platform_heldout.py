@@ -122,3 +122,50 @@ def test_tree_copied_outside_rendered_maps_to_the_same_applications():
     obj(tree, "deployment-shop")["metadata"]["namespace"] = "kube-system"
     [f] = by_rule(run_platform(tree), "DD-ARGO-001")
     assert "dev-shop" in f.message and f.file == "/tmp/copy/dev/shop/deployment-shop.yaml"
+
+
+def test_application_without_destination_namespace():
+    """argo-cd matches an empty destination namespace only against `*`: the Application is invalid and
+    its namespace-less objects are refused ("namespace  is not permitted in project")."""
+    tree = fresh()
+    del obj(tree, "application-dev-shop")["spec"]["destination"]["namespace"]
+    del obj(tree, "configmap-shop")["metadata"]["namespace"]
+    findings = by_rule(run_platform(tree), "DD-ARGO-001")
+    app = [f for f in findings if f.resource.kind == "Application"]
+    assert app and "(none)" in app[0].message and app[0].file.endswith("application-dev-shop.yaml")
+    cm = [f for f in findings if f.resource.name == "shop" and f.resource.kind == "ConfigMap"]
+    assert cm and "without a namespace" in cm[0].message and "spec.destination.namespace" in cm[0].fix
+
+
+def test_custom_resource_in_a_version_its_crd_does_not_serve():
+    tree = fresh()
+    es = obj(tree, "externalsecret-shop.yaml")
+    es["apiVersion"] = "external-secrets.io/v1beta1"
+    tree[HELM_PREFIX + "dev-external-secrets"][0]["spec"]["versions"].append(
+        {"name": "v1beta1", "served": False, "storage": False})
+    [f] = by_rule(run_platform(tree), "DD-ARGO-005")
+    assert f.resource.name == "shop-secrets" and "does not serve" in f.message
+    assert f.line == 1 and "external-secrets.io/v1" in f.fix  # the apiVersion line; the served version
+    es["apiVersion"] = "external-secrets.io/v1"
+    assert by_rule(run_platform(tree), "DD-ARGO-005") == []
+
+
+def test_secret_store_service_account_is_in_the_store_namespace():
+    """external-secrets honours serviceAccountRef.namespace only for a ClusterSecretStore."""
+    tree = fresh()
+    tree["rendered/dev/shop/secretstore-shop.yaml"] = [{
+        "apiVersion": "external-secrets.io/v1", "kind": "SecretStore",
+        "metadata": {"name": "shop", "namespace": "ecommerce"},
+        "spec": {"provider": {"aws": {"service": "SecretsManager", "region": "us-east-1", "auth": {"jwt": {
+            "serviceAccountRef": {"name": "external-secrets", "namespace": "external-secrets"}}}}}}}]
+    tree[HELM_PREFIX + "dev-external-secrets"][0]["spec"]["names"]["kind"] = "ExternalSecret"
+    tree[HELM_PREFIX + "dev-external-secrets"].append(crd("external-secrets.io", "SecretStore", "secretstores"))
+    [f] = by_rule(run_platform(tree), "DD-ID-001")
+    assert "ecommerce/external-secrets" in f.message and f.file.endswith("secretstore-shop.yaml")
+
+
+def test_route53_solver_assuming_another_envs_role():
+    tree = fresh()
+    obj(tree, "clusterissuer-letsencrypt")["spec"]["acme"]["solvers"][0]["dns01"]["route53"]["role"] = PROD_ROLE
+    [f] = by_rule(run_platform(tree), "DD-ID-003")
+    assert "Route53 solver" in f.message and f.file.endswith("clusterissuer-letsencrypt.yaml") and f.line > 1

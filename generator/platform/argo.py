@@ -228,10 +228,12 @@ def _check_app(system: System, app: App) -> list[Finding]:
             out.append(finding(SOURCE, app.doc, f"Application {app.name}: source {repo} is not in sourceRepos of "
                                f"AppProject {pname} ({pdoc.file}:{pdoc.line})", path,
                                fix=f"add '{repo}' to spec.sourceRepos of AppProject {pname} ({pdoc.file})"))
-    if app.namespace and not destination_permitted(project, app.server, app.cluster, app.namespace):
-        out.append(finding(DESTINATION, app.doc, f"Application {app.name}: destination namespace '{app.namespace}' "
-                           f"is not permitted in AppProject {pname} ({pdoc.file}:{pdoc.line})",
-                           ["spec", "destination", "namespace"],
+    if not destination_permitted(project, app.server, app.cluster, app.namespace):
+        # argo-cd matches server (or name) and namespace together; an empty namespace matches only `*`
+        dest = f"server {app.server or '-'}" if app.server else f"cluster name '{app.cluster or '-'}'"
+        out.append(finding(DESTINATION, app.doc, f"Application {app.name}: destination namespace "
+                           f"{repr(app.namespace) if app.namespace else '(none)'} ({dest}) is not permitted in AppProject {pname} ({pdoc.file}:{pdoc.line})",
+                           ["spec", "destination", "namespace" if app.namespace else "server" if app.server else "name"],
                            fix=f"add {{namespace: {app.namespace}, server: {app.server or IN_CLUSTER_SERVER}}} "
                                f"to spec.destinations of AppProject {pname}"))
     for o in app.objects:
@@ -251,14 +253,18 @@ def _check_permitted(app: App, pname: str, pdoc, project: dict, o: Obj) -> list[
                                 f"AppProject {pname}, or stop rendering {o.display()}")]
         return []
     out = []
-    if o.namespace and not destination_permitted(project, app.server, app.cluster, o.namespace):
+    if not destination_permitted(project, app.server, app.cluster, o.namespace):
         explicit = bool(_str(_dict(o.obj.get("metadata")).get("namespace")))
-        out.append(finding(DESTINATION, o.doc, f"Application {app.name} applies {o.display()} in namespace "
-                           f"'{o.namespace}', which {where} does not permit",
+        place = f"in namespace '{o.namespace}'" if o.namespace else \
+            "without a namespace (the Application has no destination namespace either)"
+        out.append(finding(DESTINATION, o.doc, f"Application {app.name} applies {o.display()} {place}, which "
+                           f"{where} does not permit",
                            ["metadata", "namespace"] if explicit else ["metadata"],
-                           fix=f"add {{namespace: {o.namespace}, server: {app.server or IN_CLUSTER_SERVER}}} to "
-                               f"spec.destinations of AppProject {pname}, or set the chart/object to write to an "
-                               f"allowed namespace"))
+                           fix=(f"add {{namespace: {o.namespace}, server: {app.server or IN_CLUSTER_SERVER}}} to "
+                                f"spec.destinations of AppProject {pname}, or set the chart/object to write to an "
+                                "allowed namespace") if o.namespace else
+                               f"set spec.destination.namespace of Application {app.name} to a namespace AppProject "
+                               f"{pname} allows"))
     if not kind_permitted(project, o.group, o.kind, True, o.name):
         out.append(finding(NAMESPACED_KIND, o.doc, f"Application {app.name} applies {o.display()} "
                            f"({o.group or 'core'}/{o.kind}), which {where} does not permit", ["kind"],
@@ -321,6 +327,19 @@ def _check_crds(system: System) -> list[Finding]:
                                f"CustomResourceDefinition in the render or the expanded charts", ["kind"],
                                fix=f"install the CRD for {o.kind}.{o.group} (e.g. the chart's crds/installCRDs value) "
                                    "in an earlier-wave Application"))
+            continue
+        version = _str(o.obj.get("apiVersion")).rsplit("/", 1)[-1]
+        served = sorted({_str(_dict(v).get("name")) for c in crds for v in _list(_dict(c.obj.get("spec")).get("versions"))
+                         if _dict(v).get("served") is not False})
+        if served and version not in served:
+            crd = crds[0]
+            storage = [_str(_dict(v).get("name")) for v in _list(_dict(crd.obj.get("spec")).get("versions"))
+                       if _dict(v).get("storage") is True and _str(_dict(v).get("name")) in served]
+            out.append(finding(CRD_ORDER, o.doc, f"{o.display()} uses {o.group}/{version}, which its CRD {crd.name} "
+                               f"({crd.doc.file}:{crd.doc.line}) does not serve (served: {', '.join(served)}): "
+                               f"\"no matches for kind {o.kind} in version {o.group}/{version}\"", ["apiVersion"],
+                               fix=f"set apiVersion to {o.group}/{(storage or served)[0]} (a version the CRD serves), or "
+                                   f"install a CRD version that serves {version}"))
             continue
         if any(_crd_ready(crd, o) for crd in crds):
             continue
