@@ -169,3 +169,34 @@ def test_route53_solver_assuming_another_envs_role():
     obj(tree, "clusterissuer-letsencrypt")["spec"]["acme"]["solvers"][0]["dns01"]["route53"]["role"] = PROD_ROLE
     [f] = by_rule(run_platform(tree), "DD-ID-003")
     assert "Route53 solver" in f.message and f.file.endswith("clusterissuer-letsencrypt.yaml") and f.line > 1
+
+
+# -- ExternalName aliases of in-cluster Services (network fixture: tests/fixtures/network/shop.yaml) --------
+
+ALIAS = """
+---
+apiVersion: v1
+kind: Service
+metadata: {name: apidb, namespace: shop}
+spec: {type: ExternalName, externalName: %s}
+"""
+
+
+@pytest.mark.parametrize("target, port, rule", [
+    ("db.shop.svc.cluster.local", 5432, None),        # the alias resolves to db, whose port is 5432
+    ("db.shop.svc.cluster.local", 5433, "DD-NET-003"),  # followed through: db does not expose 5433
+    ("db.billing.svc.cluster.local", 5432, "DD-NET-002"),  # db runs in shop, not billing
+    ("payments.shop.svc.cluster.local", 5432, "DD-NET-001"),  # nothing answers to the aliased name
+    ("db.example-rds.amazonaws.com", 5432, "DD-NET-006"),  # a real host: not followed; api's egress has no ipBlock
+])
+def test_externalname_alias_of_an_in_cluster_service(target, port, rule):
+    from .test_network import run
+    findings, _, _ = run(("jdbc:postgresql://db.shop.svc:5432/app", f"jdbc:postgresql://apidb.shop.svc:{port}/app"),
+                         extra=ALIAS % target)
+    got = [f for f in findings if f.rule_id.startswith("DD-NET-00") and f.rule_id != "DD-NET-008"]
+    if rule is None:
+        assert got == []
+        return
+    assert [f.rule_id for f in got] == [rule]
+    if rule in ("DD-NET-001", "DD-NET-002"):  # the alias itself is what resolves nowhere: point at its externalName
+        assert "ExternalName alias" in got[0].message and got[0].resource.name == "apidb"

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 
 from ..core import Document, Finding, Resource, Severity, SourceRef
 from ..yamlio import field_line
-from .endpoints import Endpoint, pod_spec, workload_endpoints
+from .endpoints import Endpoint, classify, pod_spec, workload_endpoints
 from .netpol import D, External, L, Pod
 from .topology import Topology, meta, proto, target_port
 
@@ -108,7 +108,7 @@ def _on_client(rule: str, client: Pod, ep: Endpoint, what: str) -> Finding:
                     client.doc.resource)
 
 
-def resolve(t: Topology, ep: Endpoint, client: Pod) -> tuple[Target | None, Finding | None]:
+def resolve(t: Topology, ep: Endpoint, client: Pod, depth: int = 0) -> tuple[Target | None, Finding | None]:
     """The Service and destination pods/addresses of an endpoint, or the finding why there are none."""
     name = f"{ep.service}.{ep.namespace}"
     svc = t.services.get((ep.namespace, ep.service))
@@ -118,6 +118,15 @@ def resolve(t: Topology, ep: Endpoint, client: Pod) -> tuple[Target | None, Find
     ports = [p for p in L(spec.get("ports")) if isinstance(p, dict)]
     if spec.get("type") == "ExternalName":  # DNS answers a CNAME; the client connects to that host itself
         port = ep.port or (ports[0].get("port") if len(ports) == 1 else None)
+        alias = classify(str(spec.get("externalName") or ""), ep.namespace, t.names, False)
+        if alias and depth < 3:  # a CNAME to another in-cluster Service: resolve that one (bounded: no loops)
+            target, problem = resolve(t, replace(ep, service=alias[0], namespace=alias[1], port=port), client,
+                                      depth + 1)
+            if problem is not None and problem.rule_id in ("DD-NET-001", "DD-NET-002"):
+                return None, _finding(problem.rule_id, f"Service {svc.resource.display()} is an ExternalName alias "
+                                      f"of {spec.get('externalName')}, which resolves nowhere: {problem.message}",
+                                      svc, ("spec", "externalName"))
+            return target, problem
         dest = External(str(spec.get("externalName") or ""))
         return Target(svc, [(dest, port, proto(ports[0]) if ports else "TCP")] if isinstance(port, int) else []), None
     headless = spec.get("clusterIP") == "None"
