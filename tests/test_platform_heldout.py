@@ -200,3 +200,17 @@ def test_externalname_alias_of_an_in_cluster_service(target, port, rule):
     assert [f.rule_id for f in got] == [rule]
     if rule in ("DD-NET-001", "DD-NET-002"):  # the alias itself is what resolves nowhere: point at its externalName
         assert "ExternalName alias" in got[0].message and got[0].resource.name == "apidb"
+
+
+@pytest.mark.parametrize("edit, why", [
+    (("selector: {app.kubernetes.io/name: api}", "selector: {app.kubernetes.io/name: apix}"), "selects no pod"),
+    (("{name: http, port: 8080, targetPort: http}", "{name: http, port: 8080, targetPort: grpc}"),
+     "targets port(s) grpc"),
+])
+def test_declared_dependency_on_a_service_without_backends_says_why(edit, why):
+    """No endpoint names the dependency (web's API_URL is gone), so only the declared-dependency check sees
+    it: the finding names the Service, where it is, and why it has no backends."""
+    from .test_network import run
+    findings, _, _ = run(("value: http://api:8080/v1", "value: none"), edit)
+    [f] = [f for f in findings if f.rule_id == "DD-NET-007"]
+    assert "dependency on api" in f.message and why in f.message and "Service api (shop.yaml:" in f.message

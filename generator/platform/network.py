@@ -363,7 +363,7 @@ def _declared(t: Topology, declared: dict, reached: set) -> list[Finding]:
             if (client.id, dep) in reached:
                 continue  # an endpoint names it: judged (and reported) above
             dests = t.service_dests(ns, dep)
-            why = f"no Service {dep} with backends exists in namespace {ns}" if not dests else None
+            why = _no_backends(t, ns, dep) if not dests else None
             if dests:
                 blocks = [t.connection(client, d, p, pr) for d, p, pr in dests]
                 why = blocks[0] if all(blocks) else None
@@ -386,6 +386,21 @@ def _declared(t: Topology, declared: dict, reached: set) -> list[Finding]:
                                     f"but {owner} does not declare a dependency on {sname}", where, (),
                                     client.doc.resource))
     return out
+
+
+def _no_backends(t: Topology, ns: str, name: str) -> str:
+    """Why a Service gives no destination: missing, selecting no pod, or targeting ports no pod has."""
+    svc = t.services.get((ns, name))
+    if svc is None:
+        return f"no Service {name} exists in namespace {ns}"
+    spec = D(svc.obj.get("spec"))
+    where = f"Service {name} ({svc.file}:{svc.line})"
+    if spec.get("selector") and not t.pods_for(ns, spec["selector"]):
+        return f"{where} selects no pod: selector {spec['selector']} matches no pod in namespace {ns}"
+    targets = [str(p.get("targetPort", p.get("port"))) for p in L(spec.get("ports")) if isinstance(p, dict)]
+    if spec.get("selector") and targets:
+        return f"{where} targets port(s) {', '.join(targets)}, which no selected pod exposes"
+    return f"{where} has no backends (no selector and no Endpoints)"
 
 
 def matrix(t: Topology) -> dict:
