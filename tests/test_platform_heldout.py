@@ -214,3 +214,35 @@ def test_declared_dependency_on_a_service_without_backends_says_why(edit, why):
     findings, _, _ = run(("value: http://api:8080/v1", "value: none"), edit)
     [f] = [f for f in findings if f.rule_id == "DD-NET-007"]
     assert "dependency on api" in f.message and why in f.message and "Service api (shop.yaml:" in f.message
+
+
+# -- a host path smuggled into an add-on whose intrinsic host paths are waived (real helm) ---------------
+
+@pytest.mark.parametrize("addon,values,volume", [
+    ("fluent-bit", {"daemonSetVolumes": [
+        {"name": "varlog", "hostPath": {"path": "/var/log"}},
+        {"name": "varlibdockercontainers", "hostPath": {"path": "/var/lib/docker/containers"}},
+        {"name": "etcmachineid", "hostPath": {"path": "/etc/machine-id", "type": "File"}},
+        {"name": "hostroot", "hostPath": {"path": "/"}}]}, "hostroot"),
+    ("kube-prometheus-stack", {"prometheus-node-exporter": {"extraHostVolumeMounts": [
+        {"name": "hostetc", "hostPath": "/etc", "mountPath": "/host/etc", "readOnly": False}]}}, "hostetc"),
+])
+def test_host_path_smuggled_past_an_addon_waiver_is_caught(repo_copy, addon, values, volume):
+    """waivers/<add-on>.yaml waives the hostPath rule (DD-PSS-005) for fluent-bit and node-exporter as a
+    whole; DD-PSS-019 still flags any host path the catalogue does not declare for that add-on."""
+    import json
+
+    from .conftest import run_drydock
+    from .test_helm import CHARTS, _inject
+
+    line = _inject(repo_copy, "dev", addon, values)
+    r = run_drydock("synth", "--env", "dev", "--engines", "policy,platform", "--format", "json",
+                    cwd=repo_copy, env={"DRYDOCK_CHARTS": str(CHARTS)})
+    assert r.code == 1, r.err
+    report = json.loads(r.out)
+    hits = [f for f in report["findings"] if f["rule_id"] == "DD-PSS-019" and f["waived"] is None]
+    assert len(hits) == 1, [(f["rule_id"], f["waived"] is None) for f in report["findings"]][:30]
+    f = hits[0]
+    assert f"volume \"{volume}\"" in f["message"] and f"dev-{addon}" in f["message"]
+    assert f["file"].startswith(f"rendered/dev/argocd/application-dev-{addon}.yaml#") and f["line"]
+    assert f["source"] == {"file": "environments/dev.yaml", "line": line} and f["fix"]
