@@ -246,3 +246,41 @@ def test_host_path_smuggled_past_an_addon_waiver_is_caught(repo_copy, addon, val
     assert f"volume \"{volume}\"" in f["message"] and f"dev-{addon}" in f["message"]
     assert f["file"].startswith(f"rendered/dev/argocd/application-dev-{addon}.yaml#") and f["line"]
     assert f["source"] == {"file": "environments/dev.yaml", "line": line} and f["fix"]
+
+
+# -- Helm inputs the offline expansion cannot read: fail closed (exit 2), never a partial expansion -------
+
+MS_REPO = "https://kubernetes-sigs.github.io/metrics-server/"
+
+
+@pytest.mark.parametrize("helm, extra_sources, what", [
+    ({"valueFiles": ["$values/addons/privileged.yaml"]}, [{"repoURL": "https://git.example.com/cfg.git", "ref": "values"}],
+     "valueFiles $values/addons/privileged.yaml"),
+    ({"valueFiles": ["https://example.com/values.yaml"]}, [], "valueFiles https://example.com/values.yaml"),
+    ({"valueFiles": ["values-privileged.yaml"]}, [], "values-privileged.yaml (not in the chart)"),
+    ({"fileParameters": [{"name": "securityContext", "path": "sc.yaml"}]}, [], "fileParameters securityContext"),
+])
+def test_helm_inputs_not_readable_offline_are_exit_2(helm, extra_sources, what):
+    from generator.errors import InputError
+    from generator.platform.helm import expand_applications
+
+    from .test_helm import CHARTS, application
+
+    app = application("metrics-server", "3.12.2", MS_REPO, helm)
+    if extra_sources:
+        app.obj["spec"]["sources"] = [app.obj["spec"].pop("source"), *extra_sources]
+    with pytest.raises(InputError) as err:
+        expand_applications([app], CHARTS)
+    [problem] = err.value.problems
+    assert what in problem.message and "t-app" in problem.message and "valuesObject" in problem.hint
+
+
+def test_helm_value_file_inside_the_chart_is_passed_to_helm(tmp_path):
+    from generator.platform.helm import expand_applications
+
+    from .test_helm import CHARTS, application
+
+    plain = expand_applications([application("metrics-server", "3.12.2", MS_REPO, {})], CHARTS, tmp_path)
+    same = expand_applications([application("metrics-server", "3.12.2", MS_REPO, {"valueFiles": ["values.yaml"]})],
+                               CHARTS, tmp_path)
+    assert [d.obj for d in same] == [d.obj for d in plain]  # the chart's own values.yaml: nothing changes
