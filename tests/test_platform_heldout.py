@@ -284,3 +284,59 @@ def test_helm_value_file_inside_the_chart_is_passed_to_helm(tmp_path):
     same = expand_applications([application("metrics-server", "3.12.2", MS_REPO, {"valueFiles": ["values.yaml"]})],
                                CHARTS, tmp_path)
     assert [d.obj for d in same] == [d.obj for d in plain]  # the chart's own values.yaml: nothing changes
+
+
+ANALYSIS = """
+---
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: api-error-rate, namespace: shop}
+spec:
+  metrics:
+  - name: error-rate
+    provider:
+      prometheus: {address: '%s', query: 'sum(up)'}
+"""
+
+
+@pytest.mark.parametrize("address, rule", [
+    ("http://collector.obs.svc:4317", None),
+    ("http://prometheus.obs.svc:9090", "DD-NET-001"),  # the release was renamed: nothing answers
+    ("http://collector.monitoring.svc:4317", "DD-NET-002"),
+    ("http://collector.obs.svc:9090", "DD-NET-003"),
+    ("http://{{args.prometheus}}:9090", None),  # templated: known only when the AnalysisRun starts
+])
+def test_analysis_template_provider_address_resolves(address, rule):
+    from .test_network import run
+    findings, _, _ = run(extra=ANALYSIS % address)
+    got = [f for f in findings if f.rule_id.startswith("DD-NET")]
+    if rule is None:
+        assert got == []
+        return
+    [f] = got
+    assert f.rule_id == rule and "AnalysisTemplate api-error-rate" in f.message and f.line > 1
+
+
+def test_service_of_operator_created_pods_is_backed():
+    """kube-prometheus-stack's Service selects the pods prometheus-operator creates from the Prometheus CR
+    (no pod template in the render): an address of it resolves (the selector value names the CR)."""
+    from .test_network import run
+    extra = """
+---
+apiVersion: monitoring.coreos.com/v1
+kind: Prometheus
+metadata: {name: kps-prometheus, namespace: obs}
+spec: {}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: kps-prometheus, namespace: obs}
+spec:
+  selector: {app.kubernetes.io/name: prometheus, operator.prometheus.io/name: kps-prometheus}
+  ports: [{name: http-web, port: 9090, targetPort: 9090}]
+"""
+    findings, _, _ = run(extra=extra + ANALYSIS % "http://kps-prometheus.obs.svc:9090")
+    assert [f for f in findings if f.rule_id.startswith("DD-NET")] == []
+    findings, _, _ = run(extra=extra.replace("name: kps-prometheus, namespace: obs}\nspec: {}", "name: other, namespace: obs}\nspec: {}")
+                         + ANALYSIS % "http://kps-prometheus.obs.svc:9090")
+    assert [f.rule_id for f in findings if f.rule_id.startswith("DD-NET")] == ["DD-NET-004"]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 
 from ..core import Document, Finding, Resource, Severity, SourceRef
 from ..yamlio import field_line
-from .endpoints import Endpoint, classify, pod_spec, workload_endpoints
+from .endpoints import Endpoint, classify, parse_value, pod_spec, workload_endpoints
 from .netpol import D, External, L, Pod
 from .topology import Topology, meta, proto, target_port
 
@@ -143,6 +143,10 @@ def resolve(t: Topology, ep: Endpoint, client: Pod, depth: int = 0) -> tuple[Tar
         wanted = {sp.get("targetPort", sp.get("port")) for sp in chosen} | {ep.port}
         return Target(svc, [d for d in dests if d[1] in wanted] or dests), None
     pods = t.pods_for(ep.namespace, spec["selector"])
+    managed = None if pods else t.operator_pods(ep.namespace, spec["selector"], ep.service)
+    if managed is not None:  # a number targetPort is the pod's port; a name is unknowable: take the Service port
+        return Target(svc, [(managed, sp.get("targetPort") if isinstance(sp.get("targetPort"), int) else sp.get("port"),
+                             proto(sp)) for sp in chosen]), None
     if not pods:
         return None, _finding("DD-NET-004", f"{_who(client)} reaches {name} ({_where(ep)}), but Service "
                               f"{ep.service}'s selector {spec['selector']} matches no pod in namespace "
@@ -197,6 +201,7 @@ def check(docs_or_system, env_data_or_ctx=None, env: str | None = None) -> tuple
         docs, env_data = list(docs_or_system), dict(env_data_or_ctx or {})
         t = Topology(docs, env_data)
     findings, reached = _endpoints(t)
+    findings += _analysis_endpoints(t, docs)
     findings += _ingress_backends(t)
     declared = env_data.get("services")
     if isinstance(declared, dict) and declared:
@@ -243,6 +248,43 @@ def _endpoints(t: Topology) -> tuple[list[Finding], set]:
         if eps:
             findings += _dns(t, client)
     return findings, reached
+
+
+# Argo Rollouts analysis providers whose address the controller dials: (provider, field).
+_ANALYSIS_ADDRESSES = (("prometheus", "address"), ("web", "url"), ("datadog", "address"), ("influxdb", "address"))
+
+
+def _analysis_endpoints(t: Topology, docs: list[Document]) -> list[Finding]:
+    """The addresses in (Cluster)AnalysisTemplates resolve: a canary whose analysis cannot reach its metrics
+    provider fails (or never promotes). The client is the Argo Rollouts controller when the render has it."""
+    controllers = [p for p in t.pods if p.doc is not None and any(
+        "argo-rollouts" in str(D(c).get("image") or "") for c in L(D(pod_spec(p.doc.obj)[0]).get("containers")))]
+    out: list[Finding] = []
+    for d in docs:
+        obj = d.obj
+        if obj.get("kind") not in ("AnalysisTemplate", "ClusterAnalysisTemplate") or \
+                not str(obj.get("apiVersion") or "").startswith("argoproj.io/"):
+            continue
+        ns = t.ns_of(d) if obj.get("kind") == "AnalysisTemplate" else "default"
+        client = controllers[0] if controllers else Pod(ns, "AnalysisRun", str(meta(obj).get("name")), None, [], d)
+        for i, metric in enumerate(L(D(obj.get("spec")).get("metrics"))):
+            for provider, key in _ANALYSIS_ADDRESSES:
+                value = D(D(D(metric).get("provider")).get(provider)).get(key)
+                if not isinstance(value, str) or "{{" in value.split("://", 1)[-1].split("/", 1)[0]:
+                    continue  # templated host ({{args.x}}): known only at run time
+                path = ("spec", "metrics", i, "provider", provider, key)
+                for svc, sns, port, explicit in parse_value(value, key, client.namespace if controllers else ns,
+                                                             t.names):
+                    ep = Endpoint(value, svc, sns, port, explicit, f"{provider}.{key}", d, path)
+                    target, problem = resolve(t, ep, client)
+                    if problem is not None:
+                        out.append(replace(problem, message=f"{problem.message} (analysis metric "
+                                           f"{D(metric).get('name')} of {obj.get('kind')} {meta(obj).get('name')})"))
+                    elif controllers:
+                        blocks = [t.connection(client, dest, p, pr) for dest, p, pr in target.dests]
+                        if blocks and all(blocks):
+                            out.append(_on_client("DD-NET-006", client, ep, f"{svc}.{sns}, but {blocks[0]}"))
+    return out
 
 
 def _config_source(f: Finding, declared: dict) -> Finding:
