@@ -340,3 +340,35 @@ spec:
     findings, _, _ = run(extra=extra.replace("name: kps-prometheus, namespace: obs}\nspec: {}", "name: other, namespace: obs}\nspec: {}")
                          + ANALYSIS % "http://kps-prometheus.obs.svc:9090")
     assert [f.rule_id for f in findings if f.rule_id.startswith("DD-NET")] == ["DD-NET-004"]
+
+
+HEADLESS = """
+---
+apiVersion: v1
+kind: Service
+metadata: {name: db-headless, namespace: shop}
+spec:
+  clusterIP: None
+  selector: {app.kubernetes.io/name: db}
+  ports: [{name: pg, port: 5432, targetPort: pg}]
+"""
+
+
+@pytest.mark.parametrize("host, service_name, why", [
+    ("db-0.db-headless.shop.svc.cluster.local", "db-headless", None),
+    ("db-0.db-headless.shop.svc", "db-headless", None),
+    ("db-0.db-headless", "db-headless", None),  # short form: resolved in the client's namespace
+    ("db-0.db-headless.shop.svc", "db", "no StatefulSet names Service db-headless"),
+    ("db-2.db-headless.shop.svc", "db-headless", "run only db-0"),  # one replica
+    ("db-0.db.shop.svc", "db", "is not headless"),  # no per-pod records for a ClusterIP Service
+])
+def test_statefulset_pod_dns_names(host, service_name, why):
+    from .test_network import run
+    findings, _, _ = run(("jdbc:postgresql://db.shop.svc:5432/app", f"jdbc:postgresql://{host}:5432/app"),
+                         ("serviceName: db\n", f"serviceName: {service_name}\n"), extra=HEADLESS)
+    got = [f for f in findings if f.rule_id.startswith("DD-NET-00") and f.rule_id != "DD-NET-008"]
+    if why is None:
+        assert got == []
+        return
+    [f] = got
+    assert f.rule_id == "DD-NET-001" and why in f.message

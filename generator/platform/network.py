@@ -14,6 +14,7 @@ environment's documents (our render plus objects expanded from Helm charts) and 
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 from ..core import Document, Finding, Resource, Severity, SourceRef
@@ -116,6 +117,9 @@ def resolve(t: Topology, ep: Endpoint, client: Pod, depth: int = 0) -> tuple[Tar
         return _unresolved(t, ep, client, name)
     spec = svc.obj.get("spec") if isinstance(svc.obj.get("spec"), dict) else {}
     ports = [p for p in L(spec.get("ports")) if isinstance(p, dict)]
+    problem = _pod_records(t, ep, client, svc, spec)
+    if problem is not None:
+        return None, problem
     if spec.get("type") == "ExternalName":  # DNS answers a CNAME; the client connects to that host itself
         port = ep.port or (ports[0].get("port") if len(ports) == 1 else None)
         alias = classify(str(spec.get("externalName") or ""), ep.namespace, t.names, False)
@@ -166,6 +170,36 @@ def resolve(t: Topology, ep: Endpoint, client: Pod, depth: int = 0) -> tuple[Tar
                                   f"{_where(ep)})", svc, ("spec", "ports", ports.index(sp), "targetPort"))
         dests += found
     return Target(svc, dests), None
+
+
+def _pod_records(t: Topology, ep: Endpoint, client: Pod, svc: Document, spec: dict) -> Finding | None:
+    """`pod.svc[.ns[.svc...]]` names one pod: Kubernetes publishes such a record only for a headless Service
+    that a StatefulSet names as its serviceName, and only for its pods `<statefulset>-0..replicas-1`."""
+    host = re.compile(rf"(?<![a-z0-9.-])([a-z0-9](?:[a-z0-9-]*[a-z0-9])?)\.{re.escape(ep.service)}"
+                      rf"(?:\.{re.escape(ep.namespace)}(?:\.svc(?:\.[a-z0-9-]+)*)?)?\.?(?=[:/,;\s?]|$)", re.IGNORECASE)
+    named = sorted({m.group(1).lower() for m in host.finditer(ep.text)} - {ep.namespace})
+    if not named:
+        return None
+    where = f"{named[0]}.{ep.service}.{ep.namespace}"
+    if spec.get("clusterIP") != "None":
+        return _on_client("DD-NET-001", client, ep, f"pod {where}, but Service {ep.service} is not headless: "
+                          "Kubernetes publishes per-pod DNS records only for headless Services (clusterIP: None)")
+    sets = [p for p in t.pods if p.kind == "StatefulSet" and p.namespace == ep.namespace and p.doc is not None
+            and D(p.doc.obj.get("spec")).get("serviceName") == ep.service]
+    if not sets:
+        return _on_client("DD-NET-001", client, ep, f"pod {where}, but no StatefulSet names Service {ep.service} "
+                          "as its serviceName, so no pod gets that DNS record")
+    pods = {f"{p.name}-{i}" for p in sets for i in range(_replicas(p))}
+    missing = [n for n in named if n not in pods]
+    if missing:
+        return _on_client("DD-NET-001", client, ep, f"pod {missing[0]}.{ep.service}.{ep.namespace}, but the "
+                          f"StatefulSet(s) behind it run only {', '.join(sorted(pods))}")
+    return None
+
+
+def _replicas(p: Pod) -> int:
+    value = D(p.doc.obj.get("spec")).get("replicas", 1) if p.doc is not None else 1
+    return value if isinstance(value, int) and value >= 0 else 1
 
 
 def _unresolved(t: Topology, ep: Endpoint, client: Pod, name: str):
