@@ -5,7 +5,6 @@ import dataclasses
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from types import MappingProxyType
 
@@ -18,8 +17,7 @@ from generator.errors import InputError
 from generator.model.loader import load_project
 from generator.render import render_env
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_platform_support import (ENVS, ROOT, crd_validator, env_of, files, get, objects, of_kind, platform, pod_spec, rendered)
+from .test_platform_support import (ENVS, ROOT, crd_validator, env_of, files, get, objects, of_kind, platform, pod_spec, rendered)
 
 DATASTORE_FOLDERS = ("mongodb", "postgresql", "rabbitmq", "redis")
 
