@@ -107,3 +107,12 @@ def tree_bytes(root: Path) -> dict[str, bytes]:
     if not root.exists():
         return {}
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    # Under pytest-xdist (`--dist loadgroup`), tests that share an expensive session fixture run in one
+    # worker, so the fixture is built once rather than once per worker.
+    for item in items:
+        if "demo_addons" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("demo_addons"))
