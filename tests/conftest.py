@@ -90,16 +90,28 @@ def repo_with_render(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def demo_addons(tmp_path_factory) -> dict:
+def demo_addons(tmp_path_factory, worker_id) -> dict:
     """env -> every object the demo's Helm Applications apply (drydock's expander, real helm), from the
-    in-process render. Expanded once per test process: treat it as read-only."""
+    in-process render. Built once per test process: treat it as read-only. Under pytest-xdist the
+    workers share one helm cache and a lock, so helm runs once per session, not once per worker."""
+    import fcntl
+
     from generator.platform.helm import expand_applications
 
     from .test_platform_support import ENVS, rendered
 
+    shared = tmp_path_factory.getbasetemp()
+    shared = shared.parent if worker_id != "master" else shared  # the xdist workers' common folder
     charts = Path(os.environ["DRYDOCK_CHARTS"])
-    cache = tmp_path_factory.mktemp("helm-cache")
-    return {env: expand_applications(rendered(env).documents(), charts, cache) for env in ENVS}
+    with open(shared / "helm-cache.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return {env: expand_applications(rendered(env).documents(), charts, shared / "helm-cache") for env in ENVS}
+
+
+@pytest.fixture(scope="session")
+def worker_id(request) -> str:
+    """pytest-xdist's worker name ("gw0", ...), "master" without xdist."""
+    return getattr(request.config, "workerinput", {}).get("workerid", "master")
 
 
 def tree_bytes(root: Path) -> dict[str, bytes]:
@@ -108,11 +120,3 @@ def tree_bytes(root: Path) -> dict[str, bytes]:
         return {}
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
-
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
-def pytest_collection_modifyitems(config, items):
-    # Under pytest-xdist (`--dist loadgroup`), tests that share an expensive session fixture run in one
-    # worker, so the fixture is built once rather than once per worker.
-    for item in items:
-        if "demo_addons" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("demo_addons"))

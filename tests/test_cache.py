@@ -191,6 +191,7 @@ def test_one_changed_document_is_the_only_one_scanned(tmp_path):
 
 
 @needs_trivy
+@pytest.mark.slow  # four trivy runs; ResultCache alone is checked with damaged entries above
 def test_corrupted_entry_is_rescanned_and_rewritten(tmp_path):
     c = GateContext(env_data=PROD_ENV, cache_dir=tmp_path / "cache")
     doc = load_docs(FIXTURES / "high-finding.yaml")[0]
@@ -212,6 +213,7 @@ def test_corrupted_entry_is_rescanned_and_rewritten(tmp_path):
 
 
 @needs_trivy
+@pytest.mark.slow  # four trivy runs; the salt in the key is checked alone above
 def test_entries_of_another_trivy_version_or_config_are_not_used(tmp_path, monkeypatch):
     docs = load_docs(FIXTURES / "mixed.yaml")
     cache_dir = tmp_path / "cache"
