@@ -162,6 +162,7 @@ def test_warm_cache_gives_identical_findings_without_running_trivy(tmp_path):
 
 
 @needs_trivy
+@pytest.mark.slow  # three trivy runs; the warm-cache case above stays quick
 def test_hits_are_relocated_to_where_the_document_is_now(tmp_path):
     c = GateContext(env_data=PROD_ENV, cache_dir=tmp_path / "cache")
     doc = load_docs(FIXTURES / "high-finding.yaml")[0]
@@ -177,6 +178,7 @@ def test_hits_are_relocated_to_where_the_document_is_now(tmp_path):
 
 
 @needs_trivy
+@pytest.mark.slow  # three trivy runs; the warm-cache case above stays quick
 def test_one_changed_document_is_the_only_one_scanned(tmp_path):
     docs = corpus()
     c = GateContext(env_data=PROD_ENV, cache_dir=tmp_path / "cache")

@@ -69,6 +69,7 @@ def test_trivy_finding_alone_shows_engine_id_and_line(tmp_path: Path):
     assert f["line"] == PRIVILEGED.splitlines().index("        - name: app") + 1
 
 
+@pytest.mark.slow  # four full checks of prod
 def test_shards_together_report_what_one_run_reports():
     whole = json.loads(run_drydock("check", "rendered/prod", "--env", "prod", "--format", "json", cwd=REPO).out)
     parts = [json.loads(run_drydock("check", "rendered/prod", "--env", "prod", "--shard", f"{i}/3",

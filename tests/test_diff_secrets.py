@@ -159,6 +159,7 @@ def _replace_everywhere(value, old: str, new: str):
     return value.replace(old, new) if isinstance(value, str) else value
 
 
+@pytest.mark.slow  # hypothesis property: its 10-example sample at the end of this file runs in the inner loop
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(planted(), st.sampled_from(["added", "changed", "removed"]))
 def test_a_planted_secret_never_appears_in_any_format(plant, how):
@@ -202,3 +203,10 @@ def test_helm_values_string_keeps_its_shape_and_hides_the_secret():
     out = render_diff(DiffResult("m", "H", "0" * 40, "1" * 40, changes=diff_trees({}, _tree(obj))), "text")[0]
     assert "S3cretValue99" not in out
     assert "password: <redacted>" in out and "user: app" in out and "replicas: 2" in out
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(planted(), st.sampled_from(["added", "changed", "removed"]))
+def test_a_planted_secret_never_appears_quick(plant, how):
+    """The inner loop's sample of the property above (same body, fewer examples)."""
+    test_a_planted_secret_never_appears_in_any_format.hypothesis.inner_test(plant, how)
