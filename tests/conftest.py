@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +37,8 @@ def run_drydock(*args: str, cwd: Path, stdin: str | None = None, env: dict | Non
     call): a Python start and a cdk8s/Node start less per call. `process=True` runs it in a fresh
     process, for tests about the process boundary (signals, what a child inherits, real tty-less pipes).
     """
-    if process or ALWAYS_SUBPROCESS:
+    # cwd and sys.stdout are per process: a call from a second thread gets a process of its own.
+    if process or ALWAYS_SUBPROCESS or threading.current_thread() is not threading.main_thread():
         proc = subprocess.run([sys.executable, "-m", "generator.cli", *args], cwd=cwd, input=stdin, text=True,
                               capture_output=True, timeout=timeout, env={**os.environ, **(env or {})})
         return Run(proc.returncode, proc.stdout, proc.stderr)
