@@ -11,6 +11,8 @@ Value detectors (`find_in_text`) return spans: the part of a string that is secr
   `&`, `;`, a space or the start (query strings, JDBC `;password=`, libpq DSNs).
 - JDBC Oracle thin URLs: `jdbc:oracle:thin:user/password@host`.
 - AWS access key ids (`AKIA...`, `ASIA...`).
+- Authorization header credentials: the token after `Bearer ` / `Basic `.
+- (redaction only) the password of `curl -u user:password` / `--user` / `--proxy-user`.
 - PEM blocks (`-----BEGIN ...-----` to the matching END, or to the end of the text).
 - High-entropy tokens: 20+ characters of the base64/url-safe alphabet with upper case, lower
   case and digits, and Shannon entropy near that of random text. Hex-only strings are never
@@ -67,16 +69,25 @@ def secret_key(key: object) -> bool:
 class Span:
     start: int
     end: int
-    kind: str  # url-password | parameter | jdbc-password | aws-access-key | pem | high-entropy
+    kind: str  # url-password | parameter | jdbc-password | aws-access-key | auth-header | pem | high-entropy
 
 
 _URL = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://(?P<userinfo>[^\s'\"<>]*)@")
+# redaction also hides a password holding a single quote (more hidden beats one shown)
+_URL_QUOTE = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://(?P<userinfo>[^\s\"<>]*)@")
 _PARAM = re.compile(
     r"(?i)(?:^|(?<=[?&;\s,{(]))(?:[a-z0-9_.-]*?[_.-])?"
     r"(?:password|passwd|pwd|pass|passphrase|secret|client_secret|token|access_token|auth_token|"
     r"refresh_token|api_key|apikey|access_key|secret_key|private_key|sig|signature|credentials?)"
     r"\s*=\s*(?P<value>'[^']*'|\"[^\"]*\"|[^&;\s#,)}]+)")
 _ORACLE = re.compile(r"(?i)jdbc:oracle:[a-z0-9]+:@?[^/\s@:]+/(?P<pw>[^@\s]+)@")
+# an Authorization header's credential: `Bearer eyJ...`, `Basic dXNlcjpwYXNz` (a word after
+# Basic/Bearer is prose unless it holds a digit or a base64 symbol)
+_AUTH = re.compile(r"(?i)\b(?:bearer|basic)[ \t]+(?P<tok>(?=[A-Za-z0-9+/=._~-]*[0-9+/=])[A-Za-z0-9+/=._~-]{8,})")
+# `curl -u user:password`, `--user=user:password`, `--proxy-user ...` (redaction only: `-u 1000:1000`
+# is a uid:gid elsewhere, so the password part must hold a non-digit)
+_USER_FLAG = re.compile(r"(?:^|(?<=\s))(?:-u|--user|--proxy-user)(?:\s+|=)[^\s:'\"]+:"
+                        r"(?P<pw>(?=[^\s'\"]*[^\d\s'\"])[^\s'\"]+)")
 _AWS_KEY = re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}\b")
 _PEM = re.compile(r"-----BEGIN [A-Z0-9 ]{1,60}-----(?:.*?-----END [A-Z0-9 ]{1,60}-----|.*\Z)", re.S)
 _TOKEN = re.compile(r"[A-Za-z0-9+/=_~.-]{20,}")
@@ -110,7 +121,7 @@ def find_in_text(text: str, *, hide_more: bool = True) -> list[Span]:
     spans: list[Span] = []
     for m in _PEM.finditer(text):
         spans.append(Span(m.start(), m.end(), "pem"))
-    for m in _URL.finditer(text):
+    for m in [*_URL.finditer(text), *(_URL_QUOTE.finditer(text) if hide_more and "'" in text else ())]:
         info = m.group("userinfo")
         user, colon, password = info.partition(":")
         # host:port/path@x is not userinfo: a user never holds '/', a port is digits then a path
@@ -126,6 +137,10 @@ def find_in_text(text: str, *, hide_more: bool = True) -> list[Span]:
             spans.append(Span(m.start("value"), m.end("value"), "parameter"))
     for m in _AWS_KEY.finditer(text):
         spans.append(Span(m.start(), m.end(), "aws-access-key"))
+    for m in _AUTH.finditer(text):
+        spans.append(Span(m.start("tok"), m.end("tok"), "auth-header"))
+    for m in _USER_FLAG.finditer(text) if hide_more else ():
+        spans.append(Span(m.start("pw"), m.end("pw"), "url-password"))
     precise = list(spans)
     for m in _TOKEN.finditer(text):
         # A JWT or a path splits into parts; each part is judged on its own as well.
@@ -185,5 +200,6 @@ _KIND_TEXT = {
     "jdbc-password": "a password in a JDBC URL",
     "parameter": "a credential parameter (password=, token=, ...)",
     "aws-access-key": "an AWS access key id",
+    "auth-header": "an Authorization header credential (Bearer/Basic)",
     "high-entropy": "a high-entropy string that looks like a key or token",
 }

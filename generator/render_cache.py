@@ -16,7 +16,9 @@ Entries live in the MAC'd store of the result cache (`gate/cache.py`): an entry 
 trusted only if this machine wrote it. The inputs are hashed *before* the loader reads
 them and again before storing, and a render is stored only if both digests agree, so a
 file edited during a run can never land a render under the wrong key. An input that is
-not a regular file is never hashed (the loader refuses it with a proper error).
+not a regular file is never hashed (the loader refuses it with a proper error), and a linked
+input folder is never cached (the render names files by their real folder, which the key
+does not cover: a render of `services -> real-services` must not be served to a plain `services/`).
 """
 from __future__ import annotations
 
@@ -53,7 +55,10 @@ def inputs_digest(root: Path) -> str | None:
     """Digest of every input file's name and bytes; None when one is not a plain regular file."""
     h = hashlib.sha256()
     for sub in INPUT_DIRS:
-        for path in _input_files(Path(root) / sub):
+        folder = Path(root) / sub
+        if os.path.islink(folder):  # the loader names files by where they really are: not by this key
+            return None
+        for path in _input_files(folder):
             try:
                 st = os.lstat(path)
                 if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_INPUT_BYTES:

@@ -50,11 +50,25 @@ class ManifestLoader(_BaseLoader):  # type: ignore[misc, valid-type]
     def ascend_resolver(self):
         pass
 
+    def construct_yaml_float(self, node):
+        """JSON, and so the API server and every engine, has no NaN or infinity: `.nan` in a
+        manifest is a file Kubernetes cannot read, not a number to gate."""
+        value = super().construct_yaml_float(node)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise NotFinite(None, None, f"{node.value} is not a finite number (JSON and Kubernetes have no NaN or "
+                                        "infinity)", node.start_mark)
+        return value
+
+
+class NotFinite(yaml.constructor.ConstructorError):
+    """A `.nan` / `.inf` scalar in a manifest."""
+
 
 def _construct_str(loader, node):
     return loader.construct_scalar(node)
 
 
+ManifestLoader.add_constructor("tag:yaml.org,2002:float", ManifestLoader.construct_yaml_float)
 ManifestLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_str)
 ManifestLoader.add_constructor("tag:yaml.org,2002:value", _construct_str)
 
@@ -171,9 +185,12 @@ def _read_one(f: str, stdin: IO[str] | None) -> list[Document]:
     shown = display_path(f)
     try:
         with open(f, "rb") as fh:  # bytes + decode: measurably cheaper than a text-mode reader
-            text = fh.read().decode("utf-8")
+            data = fh.read()
+        text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise InputError(Problem(f"file is not UTF-8 text ({e.reason} at byte {e.start})", file=shown,
+        why = "it is UTF-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else e.reason
+        raise InputError(Problem(f"file is not UTF-8 text ({why} at byte {e.start})",
+                                 file=shown, line=data.count(b"\n", 0, e.start) + 1,
                                  hint="save the manifest as UTF-8")) from None
     except OSError as e:
         raise InputError(Problem(f"cannot read file: {e.strerror}", file=shown,
@@ -197,6 +214,9 @@ def _yaml_problem(err: yaml.YAMLError, file: str, content: str | None = None) ->
     line = mark.line + 1 if mark is not None else None
     column = mark.column + 1 if mark is not None else None
     problem = getattr(err, "problem", None) or str(err)
+    if isinstance(err, NotFinite):
+        return Problem(problem, file=file, line=line, column=column,
+                       hint="write a finite number (or quote it if it is text)")
     if isinstance(err, yaml.constructor.ConstructorError) and "tag" in problem:
         m = re.search(r"tag '([^']+)'", problem)
         tag = m.group(1) if m else "?"
@@ -257,7 +277,7 @@ def _fast_construct(loader, node):
             if k.__class__ is not _Scalar or k.tag != _STR:
                 if k.__class__ is not _Scalar or k.tag == _MERGE:
                     raise _Fallback
-                key = _fast_construct(loader, k)
+                key = _json_key(_fast_construct(loader, k))
             else:
                 key = k.value
             if key in out:
@@ -269,6 +289,16 @@ def _fast_construct(loader, node):
             raise _Fallback
         return [x.value if x.__class__ is _Scalar and x.tag == _STR else _fast_construct(loader, x) for x in node.value]
     raise _Fallback
+
+
+def _json_key(value: Any) -> Any:
+    """A non-string key as the JSON key Kubernetes makes of it (`1:` -> "1", `true:` -> "true"):
+    in Python `True == 1`, so `1:` and `true:` in one mapping would look like a duplicate."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    return str(value) if isinstance(value, (int, float)) else value
 
 
 class _Duplicate(Exception):

@@ -144,6 +144,59 @@ def test_an_edited_entry_is_a_miss(tmp_path: Path):
     assert c.get("doc") is None
 
 
+def test_a_fifo_in_place_of_an_entry_is_a_miss_without_blocking(tmp_path: Path):
+    """Reading a FIFO blocks until someone writes to it: the run would hang forever."""
+    import threading
+
+    c = ResultCache(tmp_path / "c", "salt")
+    path = c.path_for(c.key("doc"))
+    path.parent.mkdir(parents=True)
+    os.mkfifo(path)
+    got: list = []
+    t = threading.Thread(target=lambda: got.append(c.get("doc")), daemon=True)
+    t.start()
+    t.join(20)
+    if t.is_alive():  # unblock the reader before failing, so the test process can end
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        os.close(fd)
+        pytest.fail("a FIFO in the cache folder blocked the read")
+    assert got == [None]
+
+
+def test_a_symlinked_entry_is_a_miss_even_when_its_target_is_valid(tmp_path: Path):
+    """An entry is read only from the cache folder itself: a link could point at a file someone
+    else can change between runs."""
+    c = ResultCache(tmp_path / "c", "salt")
+    c.put("doc", F1)
+    path = c.path_for(c.key("doc"))
+    elsewhere = tmp_path / "elsewhere.json"
+    path.rename(elsewhere)
+    path.symlink_to(elsewhere)
+    assert c.get("doc") is None
+
+
+def test_a_huge_entry_is_a_miss_without_reading_it(tmp_path: Path, monkeypatch):
+    import generator.gate.cache as cache
+
+    c = ResultCache(tmp_path / "c", "salt")
+    c.put("doc", F1)
+    monkeypatch.setattr(cache, "MAX_ENTRY_BYTES", 16)  # a sparse 16 GiB file would make the point slowly
+    assert c.get("doc") is None
+    monkeypatch.undo()
+    assert c.get("doc") == F1
+
+
+def test_a_truncated_entry_is_a_miss(tmp_path: Path):
+    c = ResultCache(tmp_path / "c", "salt")
+    c.put("doc", F1)
+    path = c.path_for(c.key("doc"))
+    for size in (0, 10, 64, 65, len(path.read_bytes()) - 1):
+        data = path.read_bytes()
+        path.write_bytes(data[:size])
+        assert c.get("doc") is None
+        c.put("doc", F1)
+
+
 def test_generic_store_round_trips_bytes_and_json(tmp_path: Path):
     s = MacStore(tmp_path / "s")
     key = digest_key("helm", "cert-manager", "v1.16.2", "values")

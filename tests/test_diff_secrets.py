@@ -205,6 +205,50 @@ def test_helm_values_string_keeps_its_shape_and_hides_the_secret():
     assert "password: <redacted>" in out and "user: app" in out and "replicas: 2" in out
 
 
+# --- held-out places (issue 15 attack table in docs/reliability.md) -------------------------
+HIDDEN = "hunter2zz"
+_LAST = "kubectl.kubernetes.io/last-applied-configuration"
+HELD_OUT = {
+    # kubectl writes the whole object, Secret data included, into an annotation
+    "last-applied-secret-data": {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "annotations": {
+        _LAST: json.dumps({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"foo": HIDDEN}})}},
+        "data": {"foo": "eA=="}},
+    "last-applied-stringdata": _cm("c", {}) | {"metadata": {"name": "c", "annotations": {
+        _LAST: json.dumps({"apiVersion": "v1", "kind": "Secret", "stringData": {"conn": HIDDEN}})}}},
+    "typed-secret-list": {"apiVersion": "v1", "kind": "SecretList", "items": [{"metadata": {"name": "s"}, "data": {"a": HIDDEN}}]},
+    "kind-in-lower-case": {"apiVersion": "v1", "kind": "secret", "metadata": {"name": "s"}, "data": {"a": HIDDEN}},
+    "flag-then-value": _deploy("d", args=["--db-password", HIDDEN]),
+    "single-dash-flag": _deploy("d", args=["-token", HIDDEN]),
+    "bearer-header": _cm("c", {"nginx.conf": f'proxy_set_header Authorization "Bearer {HIDDEN}";'}),
+    "basic-header": _cm("c", {"h": f"Authorization: Basic {HIDDEN}"}),
+    "xml-element": _cm("c", {"settings.xml": f"<settings>\n  <server><password>{HIDDEN}</password></server>\n</settings>"}),
+    "xml-one-line": _cm("c", {"s.xml": f"<password>{HIDDEN}</password>"}),
+    "url-password-with-quote": _cm("c", {"url": f"mysql://u:pa'{HIDDEN}@db/shop"}),
+    "curl-user-flag": _deploy("d", args=["-c", f"curl -fsS -u admin:{HIDDEN} https://api.example.com/x"]),
+    "curl-user-equals": _deploy("d", args=[f"--user=admin:{HIDDEN}"]),
+    "crd-spec-pass": {"apiVersion": "x.io/v1", "kind": "Db", "metadata": {"name": "c"}, "spec": {"adminPass": HIDDEN}},
+    "crd-spec-pwd": {"apiVersion": "x.io/v1", "kind": "Db", "metadata": {"name": "c"}, "spec": {"DB_PWD": HIDDEN}},
+    "crd-spec-named-key": {"apiVersion": "x.io/v1", "kind": "Db", "metadata": {"name": "c"}, "spec": {"stripeKey": HIDDEN}},
+}
+
+
+@pytest.mark.parametrize("case", sorted(HELD_OUT))
+def test_held_out_places_never_show_the_secret(case):
+    res = DiffResult("main", "HEAD", "0" * 40, "1" * 40, changes=diff_trees({}, _tree(HELD_OUT[case])))
+    outs = _outputs(res)
+    assert not any(HIDDEN in o for o in outs)
+    assert any("<redacted" in o for o in outs)
+
+
+@pytest.mark.parametrize("value", ["Basic authentication is enabled", "use a bearer token from the vault"])
+def test_the_words_basic_and_bearer_alone_are_not_secrets(value):
+    assert not find_in_text(value)
+
+
+def test_a_uid_gid_pair_after_dash_u_is_not_a_password():
+    assert not find_in_text("docker run -u 1000:1000 image")
+
+
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(planted(), st.sampled_from(["added", "changed", "removed"]))
 def test_a_planted_secret_never_appears_quick(plant, how):

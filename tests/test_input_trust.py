@@ -58,6 +58,25 @@ def test_a_symlink_out_of_the_repo_is_refused(repo_copy: Path, tmp_path: Path):
     assert r.code == 2 and any("outside the repository" in e for e in _errors(r.err)), r.err
 
 
+@pytest.mark.parametrize("folder", ["services", "waivers"])
+def test_a_linked_folder_out_of_the_repo_is_refused(repo_copy: Path, tmp_path: Path, folder: str):
+    """No file is a link, but the folder is: waivers/ -> /elsewhere would waive from outside the repo."""
+    outside = tmp_path / "elsewhere"
+    if folder == "services":
+        (repo_copy / "services").rename(outside)
+    else:
+        (repo_copy / "waivers").rename(outside)  # the repo's own add-on waivers, moved out
+    (repo_copy / folder).symlink_to(outside, target_is_directory=True)
+    r = run_drydock("synth", "--env", "dev", "--engines", "policy", "--out", str(repo_copy / "out"), cwd=repo_copy, timeout=60)
+    assert r.code == 2 and any("linked folder" in e and f"({folder}/" in e for e in _errors(r.err)), r.err
+
+
+def test_a_linked_folder_inside_the_repo_is_read(repo_copy: Path):
+    (repo_copy / "services").rename(repo_copy / "real-services")
+    (repo_copy / "services").symlink_to(repo_copy / "real-services", target_is_directory=True)
+    assert _synth(repo_copy).code == 0
+
+
 def test_a_symlink_to_a_device_is_refused(repo_copy: Path):
     (repo_copy / "waivers.yaml").unlink()
     (repo_copy / "waivers.yaml").symlink_to("/dev/zero")
@@ -216,3 +235,59 @@ def test_did_you_mean_uses_edit_distance():
     assert did_you_mean("replcias", ["replicas", "resources"]) == "did you mean 'replicas'?"  # a swap is one edit
     assert did_you_mean("dependson", ["dependsOn", "database"]) == "did you mean 'dependsOn'?"
     assert did_you_mean("zzz", ["replicas", "resources"]) is None
+
+
+# --- held-out: numbers readers disagree on, credentials in any field, registry prefixes -------
+
+@pytest.mark.parametrize("written", ["0x1F90", "8_080", "2:14:40", "017620"])
+def test_a_number_yaml_readers_disagree_on_is_refused(repo_copy: Path, written: str):
+    """`port: 017620` is 8080 to YAML 1.1 (octal) and 17620 to YAML 1.2; `8_080` a string to 1.2."""
+    _edit(repo_copy, "services/frontend.yaml", "port: 8080", f"port: {written}")
+    r = _synth(repo_copy)
+    assert r.code == 2 and any("spec.ports[0].port" in e and "services/frontend.yaml:12" in e for e in _errors(r.err)), r.err
+    assert "plain decimal number" in r.err
+
+
+def test_helm_values_keep_yaml_1_1_numbers(repo_copy: Path):
+    """Add-on values are the chart's and Helm reads them as YAML 1.1 like us (defaultMode: 0644)."""
+    _edit(repo_copy, "environments/dev.yaml", "      enabled: false\n    opentelemetry",
+          "      enabled: false\n      values:\n        defaultMode: 0644\n    opentelemetry")
+    assert _synth(repo_copy).code == 0
+
+
+@pytest.mark.parametrize("rel,old,new,field", [
+    ("environments/dev.yaml", "repoURL: https://github.com/example/", "repoURL: https://ci:s3cr%2Ft@github.com/example/",
+     "spec.argocd.repoURL"),
+    ("services/frontend.yaml", "description: Web storefront", "description: uses postgres://app:Hunter2@db/shop, Web storefront",
+     "metadata.description"),
+    ("services/frontend.yaml", "description: Web storefront", "description: key AKIAIOSFODNN7EXAMPLE for the Web storefront",
+     "metadata.description"),
+])
+def test_a_credential_in_any_other_field_is_refused(repo_copy: Path, rel: str, old: str, new: str, field: str):
+    _edit(repo_copy, rel, old, new)
+    r = _synth(repo_copy)
+    assert r.code == 2 and any(field in e and "holds a credential" in e for e in _errors(r.err)), r.err
+    assert "Hunter2" not in r.err and "s3cr" not in r.err and "AKIAIOSFODNN7EXAMPLE" not in r.err
+
+
+def test_a_registry_without_a_trailing_slash_trusts_only_what_is_under_it(repo_copy: Path):
+    from generator.core import Document
+    from generator.gate.engines.rego import evaluate
+    from generator.model.loader import load_project
+
+    _edit(repo_copy, "environments/dev.yaml", "registries: [registry.example.com/ecommerce/]",
+          "registries: [registry.example.com]")
+    env = load_project(repo_copy).environments["dev"]
+    assert env.registries == ("registry.example.com/",)
+
+    def pod(image: str) -> Document:
+        obj = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "ecommerce"},
+               "spec": {"containers": [{"name": "c", "image": image}]}}
+        return Document("p.yaml", 1, obj)
+
+    def flagged(image: str) -> bool:
+        return any(f.rule_id == "DD-WKL-010" for f in evaluate([pod(image)], env.gate_data()))
+
+    assert flagged("registry.example.com.evil.io/shop/app:1.0")
+    assert flagged("registry.example.com-mirror/shop/app:1.0")
+    assert not flagged("registry.example.com/shop/app:1.0")

@@ -164,3 +164,21 @@ def test_an_unchanged_env_tree_is_not_rewritten(repo_copy: Path, tmp_path: Path)
     victim.write_text("tampered\n")
     assert run_drydock(*args, cwd=repo_copy).code == 0
     assert victim.read_bytes() == (REPO / "rendered" / victim.relative_to(out)).read_bytes()
+
+
+def test_a_render_through_a_linked_folder_is_never_served_to_a_plain_one(tmp_path: Path):
+    """`services -> real-services` renders `# Source: real-services/...`; with the same bytes and
+    names, a plain repo's run must not get those headers from the cache."""
+    from .conftest import copy_inputs
+
+    linked = copy_inputs(tmp_path / "linked")
+    (linked / "services").rename(linked / "real-services")
+    (linked / "services").symlink_to(linked / "real-services", target_is_directory=True)
+    assert inputs_digest(linked) is None
+    plain = copy_inputs(tmp_path / "plain")
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    for root in (linked, plain):
+        r = run_drydock("synth", "--env", "dev", "--no-gate", cwd=root, env=env)
+        assert r.code == 0, r.err
+    header = (plain / "rendered" / "dev" / "frontend" / "deployment-frontend.yaml").read_text().splitlines()[0]
+    assert header.startswith("# Source: services/frontend.yaml"), header

@@ -209,9 +209,15 @@ def test_parse_report_supports_old_and_new_id_formats_and_only_fail():
     assert [r["rule_id"] for r in recs] == ["KSV-0017", "KSV-0014"]  # sorted by line offset (None first)
     old = recs[1]
     assert old["related_ids"] == ["KSV014", "AVD-KSV-0014"] and old["offset"] == 5
-    assert recs[0]["severity"] == "LOW" and recs[0]["offset"] is None  # UNKNOWN -> LOW
+    # UNKNOWN -> the severity trivy's own catalogue gives the check (one severity per rule id)
+    assert recs[0]["severity"] == "HIGH" and recs[0]["offset"] is None
     with pytest.raises(ValueError):
         parse_report("not json", ["a"])
+    # a failed check drydock cannot judge is not trusted (it used to become a LOW finding, or vanish)
+    for bad in ({"Severity": "SUPERCRITICAL"}, {"ID": None}, {"ID": 17}, {"Title": ["x"]}, {"Severity": None}):
+        m = {"ID": "KSV-0017", "Title": "P", "Severity": "HIGH", "Message": "n", "Status": "FAIL", **bad}
+        with pytest.raises(ValueError):
+            parse_report(json.dumps({"Results": [{"Target": "a", "Misconfigurations": [m]}]}), ["a"])
     with pytest.raises(ValueError):
         parse_report("[1, 2]", ["a"])
 
@@ -334,3 +340,16 @@ def test_trivy_in_the_background_reports_the_same_findings(monkeypatch):
     in_turn = run_gates({None: [doc]}, {None: ctx()}, ("schema", "policy", "trivy"))[None]
     assert any(f.engine == "trivy" for f in together.findings)
     assert together.findings == in_turn.findings
+
+
+def test_a_cause_line_past_the_object_points_at_the_object_not_past_the_file():
+    from generator.core import Document
+    from generator.gate.engines.trivy import to_finding
+
+    doc = Document("m.yaml", 7, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}},
+                   text="apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n")
+    entry = {"rule_id": "KSV-0017", "title": "t", "severity": "HIGH", "message": "m", "offset": 999999, "end_offset": None}
+    assert to_finding(entry, doc).line == 7
+    entry = {**entry, "offset": 3, "end_offset": 500}
+    f = to_finding(entry, doc)
+    assert (f.line, f.end_line) == (9, 10)  # the end stops at the object's last line

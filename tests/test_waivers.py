@@ -165,6 +165,25 @@ BAD = {
     "too-far": (waiver(expires=(TODAY + dt.timedelta(days=366)).isoformat()), "more than 365 days", 12),
     "not-a-date": (waiver(expires="next year"), "not a date", 12),
     "unknown-key": (waiver().replace("    owner:", "    ownr: x\n    owner:"), "unknown key 'ownr'", 11),
+    # blank-looking text that str.split() does not see as blank
+    "zero-width-reason": (waiver().replace("legacy agent needs it until the rewrite ships", '"' + "\u200b" * 20 + '"'), "reason", 10),
+    "braille-blank-reason": (waiver().replace("legacy agent needs it until the rewrite ships", '"' + "\u2800" * 20 + '"'), "reason", 10),
+    "punctuation-reason": (waiver().replace("legacy agent needs it until the rewrite ships", '"...............-----"'), "reason", 10),
+    "zero-width-owner": (waiver().replace("owner: team-legacy", 'owner: "\u200b"'), "owner", 11),
+    "hangul-filler-owner": (waiver().replace("owner: team-legacy", 'owner: "\u3164"'), "owner", 11),
+    "dash-owner": (waiver().replace("owner: team-legacy", 'owner: "-"'), "owner", 11),
+    "invisible-in-owner": (waiver().replace("owner: team-legacy", 'owner: "team\u200b-legacy"'), "invisible", 11),
+    "owner-approves-own-waiver": (waiver(extra='    approvedBy: " Team-Legacy "\n'), "second person", 13),
+    "zero-width-approver": (waiver(extra='    approvedBy: "\u200b"\n'), "approvedBy", 13),
+    # expires: only YYYY-MM-DD (Python 3.11 also reads week dates and 20270101)
+    "week-date": (waiver(expires=f"{TODAY.year + 1}-W01-1"), "not a date", 12),
+    "unquoted-compact-date": (waiver().replace(f'expires: "{SOON}"', f"expires: {SOON.replace('-', '')}"), "not a date", 12),
+    "feb-30": (waiver(expires=f"{TODAY.year + 1}-02-30"), "not a date", 12),
+    # findings that say "nothing was checked" or judge waivers themselves are never waivable
+    "unreadable-object": (waiver(rule="DD-INPUT-002"), "cannot be waived", 4),
+    "unparsable-file": (waiver(rule="DD-INPUT-001"), "cannot be waived", 4),
+    "expired-waiver": (waiver(rule="DD-WAIVER-001"), "cannot be waived", 4),
+    "datetime-with-zone": (waiver(expires=f"{SOON}T00:00:00+14:00"), "not a date", 12),
 }
 
 
@@ -208,3 +227,43 @@ def test_repo_waivers_do_not_apply_to_foreign_manifests(repo_copy: Path):
     assert r.code == 1 and "DD-PSS-001" in _blocking_ids(report)
     assert not any(f["rule_id"].startswith("DD-WAIVER") for f in report["findings"])  # nor judged unused
     assert report["settings"]["env"] is None and "no repository waivers" in report["settings"]["note"]
+
+
+DOCKER_SOCKET = PRIVILEGED.replace("""          securityContext:
+            privileged: true
+""", """          volumeMounts: [{name: sock, mountPath: /var/run/docker.sock}]
+      volumes:
+        - name: sock
+          hostPath: {path: /var/run/docker.sock}
+""")
+
+
+def test_a_trivy_id_several_rules_fold_in_waives_none_of_them(repo_copy: Path):
+    """KSV-0023 (hostPath) is folded into DD-PSS-005 (hostPath, HIGH) and DD-WKL-012 (docker
+    socket, CRITICAL): a waiver meant for a hostPath must not silence the docker socket."""
+    (repo_copy / "legacy.yaml").write_text(DOCKER_SOCKET)
+    (repo_copy / "waivers.yaml").write_text(waiver(rule="KSV-0023"))
+    r = run_drydock("check", "legacy.yaml", "--env", "dev", "--engines", "policy", "--format", "json", cwd=repo_copy)
+    assert "DD-WKL-012" in _blocking_ids(json.loads(r.out)), r.err
+    # naming our rule waives exactly that one
+    (repo_copy / "waivers.yaml").write_text(waiver(rule="DD-WKL-012"))
+    r = run_drydock("check", "legacy.yaml", "--env", "dev", "--engines", "policy", "--format", "json", cwd=repo_copy)
+    assert "DD-WKL-012" not in _blocking_ids(json.loads(r.out)), r.err
+
+
+def test_a_shared_trivy_id_waiver_is_reported_unused_with_the_reason():
+    from generator.core import Finding, Resource, Severity
+    from generator.gate.waivers import apply_waivers
+
+    data, lines = load_document(waiver(rule="KSV-0023"), "w.yaml")
+    (w,) = parse_waivers(data, lines, "w.yaml", envs=["dev"], today=TODAY)
+    res = Resource("apps/v1", "Deployment", "shop", "legacy")
+    f = Finding("DD-PSS-005", "hostPath", Severity.HIGH, "m", "policy", res, "legacy.yaml", 1,
+                related_ids=("KSV-0023", "KSV-0121"))
+    out = apply_waivers({"dev": [f]}, [w], {"DD-PSS-005"}, TODAY, ("policy", "trivy"), shared={"KSV-0023"})["dev"]
+    assert out[0].waived is None
+    unused = [x for x in out if x.rule_id == "DD-WAIVER-002"]
+    assert unused and "name the drydock rule" in unused[0].fix
+    # the same id folded into one rule only still waives it
+    out = apply_waivers({"dev": [f]}, [w], {"DD-PSS-005"}, TODAY, ("policy", "trivy"))["dev"]
+    assert out[0].waived is not None

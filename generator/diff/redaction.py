@@ -13,13 +13,17 @@ from typing import Any, Callable
 
 import yaml
 
-from ..credentials import broad_secret_key, find_in_text, replace_spans
+from ..credentials import broad_secret_key, find_in_text, replace_spans, secret_key
 
 _CRED_MAPKEY = re.compile(r"password|passwd|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credential|client[_-]?secret|auth[_-]?key|dsn", re.I)
 # mapping keys that name or point to a secret rather than hold one
 _REF_KEY = re.compile(r"(name|names|ref|refs|path|file|selector|mount|namespace|type|enabled|ttl|provider)$", re.I)
 # `key: value` / `key=value` / `export KEY=value` lines of an embedded file (properties, .env, INI, YAML)
 _LINE = re.compile(r"(?m)^([ \t]*(?:export[ \t]+)?[\"']?([A-Za-z0-9_.\-/]+)[\"']?[ \t]*[:=][ \t]*)(\S.*?)[ \t]*$")
+# <password>value</password> elements of an embedded XML file (Maven settings, Tomcat, .NET config)
+_XML = re.compile(r"<([A-Za-z_][\w.:-]{0,100})(\s[^<>]*)?>([^<]{1,4096})</\1\s*>")
+# a command-line flag that takes the credential as the next argument: ["--db-password", "x"]
+_FLAG = re.compile(r"\A-{1,2}([A-Za-z][A-Za-z0-9_.-]*)\Z")
 # "key": "value" pairs of inline JSON / flow YAML
 _PAIR = re.compile(r"""(["'])([^"'\n]{1,100})\1(\s*:\s*)(["'])((?:(?!\4)[^\\\n]|\\.)*)\4""")
 
@@ -38,13 +42,22 @@ def _redact(obj: Any, on_secret: Callable[[tuple, Any], Any]) -> Any:
     """Copy of obj with every secret value replaced by on_secret(path, value)."""
     kind = obj.get("kind") if isinstance(obj, dict) else None
     if isinstance(kind, str) and kind.endswith("List") and isinstance(obj.get("items"), list):
-        # v1 List / SecretList: each item is redacted by its own kind
+        # v1 List / SecretList: each item is redacted by its own kind; items of a typed list
+        # (`kind: SecretList`) may leave their kind out: the list's kind implies it
         rest = _redact({k: v for k, v in obj.items() if k != "items"}, on_secret)
+        implied = kind[:-len("List")] if kind != "List" else None
         items = []
         for i, item in enumerate(obj["items"]):
             seg = ("items", _segment(item, i) if not isinstance(item, dict) else f"[{i}]")
-            items.append(_redact(item, lambda p, v, seg=seg: on_secret(seg + p, v)))
+            typed = isinstance(item, dict) and implied and "kind" not in item
+            red = _redact({**item, "kind": implied} if typed else item, lambda p, v, seg=seg: on_secret(seg + p, v))
+            if typed and isinstance(red, dict):
+                red.pop("kind", None)
+            items.append(red)
         return {**rest, "items": items} if isinstance(rest, dict) else rest
+    # the API server matches kinds exactly, but a reader of the diff must not see a `kind: secret`'s data
+    kind = {"secret": "Secret", "sealedsecret": "SealedSecret", "configmap": "ConfigMap"}.get(
+        kind.lower(), kind) if isinstance(kind, str) else kind
 
     def whole(value: Any, path: tuple) -> Any:
         if isinstance(value, dict):
@@ -73,15 +86,25 @@ def _redact(obj: Any, on_secret: Callable[[tuple, Any], Any]) -> Any:
                 elif named_value and ks == "value":  # env: [{name: DB_PASSWORD, value: ...}], helm parameters
                     res[k] = on_secret(p, v)
                 elif not isinstance(v, (dict, list, bool)) and v is not None and (
-                        broad_secret_key(ks) if broad else (_CRED_MAPKEY.search(ks) and not _REF_KEY.search(ks))):
+                        broad_secret_key(ks) if broad else
+                        ((_CRED_MAPKEY.search(ks) and not _REF_KEY.search(ks)) or secret_key(ks))):
                     res[k] = on_secret(p, v)
                 else:
                     res[k] = walk(v, p, ks, broad)
             return res
         if isinstance(node, list):
-            return [walk(item, path + (_segment(item, i),), parent_key, broad) for i, item in enumerate(node)]
+            out = []
+            for i, item in enumerate(node):
+                p = path + (_segment(item, i),)
+                prev = node[i - 1] if i else None
+                flag = _FLAG.match(prev) if isinstance(prev, str) else None
+                if flag and isinstance(item, str) and not item.startswith("-") and secret_key(flag.group(1)):
+                    out.append(on_secret(p, item))  # args: ["--db-password", "<the password>"]
+                else:
+                    out.append(walk(item, p, parent_key, broad))
+            return out
         if isinstance(node, str):
-            if parent_key != "values" and ("\n" in node.strip() or node.lstrip()[:1] in ("{", "[")):
+            if parent_key != "values" and ("\n" in node.strip() or node.lstrip()[:1] in ("{", "[", "<")):
                 node = embedded(node, path)  # an embedded file: YAML, JSON, properties, .env
             spans = find_in_text(node)
             if spans:
@@ -92,6 +115,8 @@ def _redact(obj: Any, on_secret: Callable[[tuple, Any], Any]) -> Any:
     def embedded(text: str, path: tuple) -> str:
         """A config file inside a string: hide the values of credential-named keys in it."""
         out = helm_values(text, path, walk_after=False)
+        out = _XML.sub(lambda m: m.group(0)[: m.start(3) - m.start(0)] + str(on_secret(path + ("(xml)", m.group(1)), m.group(3)))
+                       + m.group(0)[m.end(3) - m.start(0):] if broad_secret_key(m.group(1)) else m.group(0), out)
         out = _PAIR.sub(lambda m: m.group(0)[: m.start(5) - m.start(0)] + str(on_secret(path + ("(pair)", m.group(2)), m.group(5)))
                         + m.group(4) if broad_secret_key(m.group(2)) else m.group(0), out)
         return _LINE.sub(lambda m: m.group(1) + str(on_secret(path + ("(line)", m.group(2)), m.group(3)))
@@ -106,7 +131,12 @@ def _redact(obj: Any, on_secret: Callable[[tuple, Any], Any]) -> Any:
             parsed = None
         if isinstance(parsed, (dict, list)):
             found: list[str] = []
-            redacted = walk(parsed, path, "valuesObject", broad=True)
+            if isinstance(parsed, dict) and isinstance(parsed.get("kind"), str) and isinstance(parsed.get("apiVersion"), str):
+                # a whole object inside a string (kubectl's last-applied-configuration annotation):
+                # redacted as that object, so a Secret's data is hidden whatever its keys are called
+                redacted = _redact(parsed, lambda p, v: on_secret(path + ("(object)",) + p, v))
+            else:
+                redacted = walk(parsed, path, "valuesObject", broad=True)
             collect(parsed, redacted, found)
             out = text
             for secret in sorted(set(found), key=len, reverse=True):

@@ -110,7 +110,7 @@ def _read_secret(path: Path) -> bytes:
         text = path.read_text(encoding="ascii", errors="replace").strip()
         if _SECRET_RE.match(text):
             return bytes.fromhex(text)
-        if st.st_size > 0 and time.monotonic() - st.st_mtime > 5:
+        if st.st_size > 0 and time.time() - st.st_mtime > 5:  # mtime is wall-clock time
             break
         time.sleep(0.01)
     raise DrydockError(f"cache key {path} does not hold a key", file=str(path), hint="delete it; drydock creates a new one")
@@ -158,6 +158,33 @@ def digest_key(*parts: str | bytes) -> str:
     return h.hexdigest()
 
 
+MAX_ENTRY_BYTES = 256 * 1024 * 1024  # the largest Helm expansion is a few MB; anything bigger is not ours
+
+
+def _read_entry(path: Path) -> bytes | None:
+    """An entry's bytes, or None: a symlink, FIFO or device put in the cache folder is never
+    followed or read (a FIFO would block the run forever), nor an absurdly large file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_ENTRY_BYTES:
+            return None
+        chunks, size = [], 0
+        while chunk := os.read(fd, 1 << 20):
+            size += len(chunk)
+            if size > MAX_ENTRY_BYTES:  # grew while we read it
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 class MacStore:
     """Bytes or JSON under a hex key, each entry MAC'd with the machine secret.
 
@@ -188,9 +215,8 @@ class MacStore:
         return hmac.new(self.secret, msg, hashlib.sha256).hexdigest()
 
     def get_bytes(self, key: str) -> bytes | None:
-        try:
-            raw = self.path_for(key).read_bytes()
-        except OSError:
+        raw = _read_entry(self.path_for(key))
+        if raw is None:
             return None
         mac, sep, payload = raw.partition(b"\n")
         if not sep or not hmac.compare_digest(mac, self._mac(key, payload).encode()):

@@ -52,9 +52,15 @@ def input_finding(problem: Problem) -> Finding:
 def _builtin() -> list[RuleInfo]:
     from .engines.schema import RULES as SCHEMA_RULES
 
+    from .engines.rego.policygate import RULE_UNREADABLE, UNREADABLE_FIX, UNREADABLE_TITLE
+
     out = [RuleInfo(RULE_INPUT, "CRITICAL", INPUT_TITLE,
                     "drydock check reports a manifest it cannot read and still gates every other file.",
-                    INPUT_FIX, "", "drydock")]
+                    INPUT_FIX, "", "drydock"),
+           RuleInfo(RULE_UNREADABLE, "CRITICAL", UNREADABLE_TITLE,
+                    "An object whose fields have the wrong types (containers as a mapping, volumes as a string) "
+                    "makes a Rego rule fail; drydock reports the object and still gates every other one.",
+                    UNREADABLE_FIX, "", "drydock")]
     for rid, (title, fix) in sorted(SCHEMA_RULES.items()):
         out.append(RuleInfo(rid, "HIGH", title, "", fix, "", "drydock"))
     return out

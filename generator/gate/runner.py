@@ -30,6 +30,16 @@ def known_rule_ids(policy_dirs: Sequence[Path]) -> set[str]:
     return {r.id for r in load_policies(policy_dirs).rules} | {r.id for r in all_rules()}
 
 
+def shared_related_ids(policy_dirs: Sequence[Path]) -> set[str]:
+    """Other engines' ids (Trivy's) that more than one of our rules folds in."""
+    from .engines.rego import load_policies
+    seen: dict[str, int] = {}
+    for r in load_policies(policy_dirs).rules:
+        for t in set(r.trivy_ids):
+            seen[t] = seen.get(t, 0) + 1
+    return {t for t, n in seen.items() if n > 1}
+
+
 def run_gates(
     docs_by_env: dict[str | None, list[Document]],
     contexts: dict[str | None, GateContext],
@@ -102,7 +112,8 @@ def run_gates(
     known = known_rule_ids(first_ctx.policy_dirs) if waivers else set()
     gated = {env: _unexpanded(docs_by_env[env]) for env in folded if env in docs_by_env} \
         if waivers and "platform" not in engines else None
-    waived = apply_waivers(folded, waivers, known, today, engines, () if shard else complete_envs, gated)
+    shared = shared_related_ids(first_ctx.policy_dirs) if waivers else set()
+    waived = apply_waivers(folded, waivers, known, today, engines, () if shard else complete_envs, gated, shared)
     return {
         env: Report(sorted(fs, key=Finding.sort_key), contexts[env].threshold,
                     sum(1 for d in docs_by_env[env] if d.file in in_shard), cached, list(skipped),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -28,6 +29,8 @@ RULE_ID = re.compile(r"\A[A-Z][A-Z0-9]*(-[A-Z0-9]+)+\Z")  # DD-PSS-001, KSV-0017
 NAME = re.compile(r"\A[A-Za-z0-9]([-A-Za-z0-9_.:]*[A-Za-z0-9])?\Z")  # exact names: no * ? [ ]
 ENV_NAME = re.compile(r"\A[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
 _KNOWN_EXTERNAL = re.compile(r"\A(KSV-?\d{3,4}|AVD-KSV-\d{4}|DD-SCHEMA-\d{3}|DD-(ARGO|ID|NET|HELM)-\d{3})\Z")
+_DATE = re.compile(r"\A\d{4}-\d{2}-\d{2}\Z")  # only YYYY-MM-DD: no week dates, no 20270101
+UNWAIVABLE = ("DD-INPUT-", "DD-WAIVER-")  # "not checked at all" and the waiver gate itself
 _FIELDS = {"rule", "resource", "env", "reason", "owner", "expires", "approvedBy"}
 _RESOURCE_FIELDS = {"kind", "namespace", "name"}
 
@@ -51,11 +54,14 @@ class Waiver:
     line: int
     approved_by: str = ""
 
-    def matches(self, finding: Finding, env: str | None) -> bool:
+    def matches(self, finding: Finding, env: str | None, shared: frozenset[str] = frozenset()) -> bool:
+        """`shared`: other engines' ids that several of our rules fold in (KSV-0023 is both a
+        hostPath and the docker socket): such an id waives none of them, or one waiver would
+        silence several defects; the waiver must name our rule."""
         r = finding.resource
         return (
             env in self.envs
-            and self.rule in (finding.rule_id, *finding.related_ids)
+            and (self.rule == finding.rule_id or (self.rule in finding.related_ids and self.rule not in shared))
             and r.kind == self.kind and r.name == self.name
             and (self.namespace is None or r.namespace == self.namespace)
         )
@@ -154,6 +160,10 @@ def parse_waivers(data, lines: dict, display: str, envs: Iterable[str] | None = 
         if "rule" in w and not (isinstance(rule, str) and RULE_ID.match(rule)):
             bad(p + ("rule",), f"rule {rule!r} is not one rule id",
                 "name exactly one rule id such as DD-PSS-001 or KSV-0017 (no wildcards; `drydock rules` lists them)")
+        elif isinstance(rule, str) and rule.startswith(UNWAIVABLE):
+            bad(p + ("rule",), f"{rule} cannot be waived: it says a file or object was not checked at all, "
+                               "or that a waiver itself is wrong",
+                "fix the file or the waiver it names; nothing is gated until then")
         res = w.get("resource")
         kind = name = namespace = None
         if "resource" in w:
@@ -187,15 +197,22 @@ def parse_waivers(data, lines: dict, display: str, envs: Iterable[str] | None = 
             if key not in w:
                 continue
             v = w.get(key)
-            solid = len("".join(v.split())) if isinstance(v, str) else 0
+            if isinstance(v, str) and any(unicodedata.category(c) in ("Cf", "Co", "Cs", "Cn") for c in v):
+                bad(p + (key,), f"{key} holds an invisible or unassigned character",
+                    "write it in plain text (no zero-width spaces or other format characters)")
+                continue
+            solid = _solid(v)
             if solid < minimum:
-                what = f"at least {minimum} non-blank characters" if minimum > 1 else "a non-blank text"
+                what = f"at least {minimum} letters or digits" if minimum > 1 else "a name with letters or digits"
                 bad(p + (key,), f"{key} must be {what}",
                     "say why the exception is safe and until when" if key == "reason" else f"name who {'owns' if key == 'owner' else 'approved'} the exception")
         expires = None
         if "expires" in w:
             try:
-                expires = dt.date.fromisoformat(str(w.get("expires")))
+                text = w.get("expires")
+                if not (isinstance(text, str) and _DATE.match(text)):
+                    raise ValueError(text)
+                expires = dt.date.fromisoformat(text)
             except ValueError:
                 bad(p + ("expires",), f"expires {w.get('expires')!r} is not a date", "write it as \"YYYY-MM-DD\"")
             else:
@@ -203,6 +220,10 @@ def parse_waivers(data, lines: dict, display: str, envs: Iterable[str] | None = 
                 if expires > latest:
                     bad(p + ("expires",), f"expires {expires.isoformat()} is more than {MAX_DAYS} days ahead",
                         f"choose a date on or before {latest.isoformat()}; renew the waiver when it is due")
+        owner, approver = w.get("owner"), w.get("approvedBy")
+        if isinstance(owner, str) and isinstance(approver, str) and _same_person(owner, approver):
+            bad(p + ("approvedBy",), "approvedBy names the owner: the sign-off must come from a second person",
+                "ask someone else to review the exception and put their name in approvedBy")
         if len(problems) > before:
             continue
         out.append(Waiver(rule, kind, namespace, name, tuple(env_list), " ".join(w["reason"].split()),
@@ -211,6 +232,22 @@ def parse_waivers(data, lines: dict, display: str, envs: Iterable[str] | None = 
     if problems:
         raise InputError(problems)
     return out
+
+
+def _same_person(a: str, b: str) -> bool:
+    """`Alice`, ` alice ` and `ALICE` are one person (case and blanks aside)."""
+    return " ".join(a.casefold().split()) == " ".join(b.casefold().split())
+
+
+def _solid(v: object) -> int:
+    """Letters and digits in v: blank-looking text (spaces, punctuation, braille blanks,
+    Hangul fillers) is not a reason or a name."""
+    if not isinstance(v, str):
+        return 0
+    return sum(1 for c in v if unicodedata.category(c)[0] in "LN" and c not in _FILLERS)
+
+
+_FILLERS = {"\u3164", "\uffa0", "\u115f", "\u1160", "\u2800"}  # letters by category, blank on screen
 
 
 def _gate_finding(w: Waiver, rule_id: str, title: str, message: str, fix: str) -> Finding:
@@ -233,7 +270,8 @@ def apply_waivers(findings_by_env: dict[str | None, list[Finding]], waivers: Ite
                   known_rules: set[str], today: dt.date | None = None,
                   engines_run: Iterable[str] = ("schema", "policy", "trivy"),
                   complete_envs: Iterable[str | None] | None = None,
-                  gated: dict[str | None, tuple[set[tuple], set[str]]] | None = None) -> dict[str | None, list[Finding]]:
+                  gated: dict[str | None, tuple[set[tuple], set[str]]] | None = None,
+                  shared: Iterable[str] = ()) -> dict[str | None, list[Finding]]:
     """Mark waived findings; add blocking findings for expired, unused or unknown-rule waivers.
 
     `complete_envs`: the envs whose whole render this run gated (None: every env in the run).
@@ -244,6 +282,7 @@ def apply_waivers(findings_by_env: dict[str | None, list[Finding]], waivers: Ite
     a production env without `approvedBy` is bad input (InputError at the waiver's line).
     """
     engines_run = set(engines_run)
+    shared = frozenset(shared)
     complete = set(findings_by_env) if complete_envs is None else set(complete_envs)
     today = today or dt.date.today()
     waivers = list(waivers)
@@ -254,7 +293,7 @@ def apply_waivers(findings_by_env: dict[str | None, list[Finding]], waivers: Ite
         marked = []
         for f in findings:
             for i, w in enumerate(waivers):
-                if w.expires >= today and w.matches(f, env):
+                if w.expires >= today and w.matches(f, env, shared):
                     if f.severity >= Severity.CRITICAL and is_production(env) and not w.approved_by:
                         unapproved.append(Problem(
                             f"waiver for {w.rule} on {w.target()} covers a CRITICAL finding in {env} but has no approvedBy",
@@ -288,9 +327,11 @@ def apply_waivers(findings_by_env: dict[str | None, list[Finding]], waivers: Ite
             if "platform" not in engines_run and gated is not None and _maybe_expanded(gated.get(e), w):
                 continue
             if e in complete and (i, e) not in used:
+                why = (f"{w.rule} is folded into several drydock rules, so it waives none of them: name the drydock rule"
+                       if w.rule in shared else
+                       f"remove '{e}' from the waiver's env (or delete the waiver): the finding it covered is gone")
                 out[e].append(_gate_finding(w, "DD-WAIVER-002", "Waiver matches nothing",
-                                            f"waiver for {w.rule} on {w.target()} matches no finding in env '{e}'",
-                                            f"remove '{e}' from the waiver's env (or delete the waiver): the finding it covered is gone"))
+                                            f"waiver for {w.rule} on {w.target()} matches no finding in env '{e}'", why))
     return out
 
 

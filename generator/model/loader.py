@@ -135,7 +135,7 @@ def _build_environment(d: dict, lines: dict, display: str) -> Environment:
         autoscaling=a["mode"], max_replicas=a.get("maxReplicas", max(s["replicas"] * 3, 3)),
         target_cpu=a.get("targetCPUUtilization", 70), monitoring=s["monitoring"],
         tracing_sample_rate=float(s.get("tracingSampleRate", 0.1)),
-        image_policy=s["images"]["policy"], registries=tuple(s["images"]["registries"]),
+        image_policy=s["images"]["policy"], registries=tuple(_registry_prefix(r) for r in s["images"]["registries"]),
         versions=MappingProxyType(dict(sorted(s["images"]["versions"].items()))),
         rollout=rollout["strategy"], canary_steps=tuple(rollout.get("canarySteps", (10, 50, 100))),
         pause_seconds=rollout.get("pauseSeconds", 300), datastores=s.get("datastores", "in-cluster"),
@@ -159,6 +159,12 @@ def _build_environment(d: dict, lines: dict, display: str) -> Environment:
         load_balancer_cidrs=tuple(s.get("ingress", {}).get("loadBalancerCIDRs", ())),
         managed_endpoints=MappingProxyType(dict(sorted(s.get("managedEndpoints", {}).items()))),
     )
+
+
+def _registry_prefix(registry: str) -> str:
+    """A registry (or registry/path) trusts what is under it: `registry.example.com` must not
+    also trust `registry.example.com.evil.io/x` or `registry.example.com-mirror/x`."""
+    return registry if registry.endswith("/") else registry + "/"
 
 
 def _input_files(folder: Path) -> list[Path]:

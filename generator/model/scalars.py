@@ -26,6 +26,9 @@ _AMBIGUOUS = re.compile(r"""\A(?:
     [-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)|
     [0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt ].*)?|=|<<
 )\Z""", re.X)
+# Numbers every YAML reader reads alike: decimal, no leading zero, no `_`, no `0x`/`0o`, no `1:30`
+# (`port: 0443` is 291 to YAML 1.1 and 443 to YAML 1.2; `8_080` is a string to YAML 1.2).
+_PLAIN_NUMBER = re.compile(r"\A[-+]?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+][0-9]+)?\Z")
 # Unquoted forms whose meaning every reader agrees on; the text is kept as typed.
 _SAFE = re.compile(r"\A(?:-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?|true|false)\Z")
 
@@ -59,7 +62,39 @@ def scalar_problems(data: Any, lines: dict, display: str) -> list[Problem]:
                 f"config value {text!r} is read as {shown}, not as the text written", display, line, col, format_path(path),
                 f"quote it: {key}: \"{text}\" (config values are strings; YAML turns some unquoted words and numbers into other values)"))
     _walk(data, (), lines, display, problems, config_paths)
+    problems += _credentials(data, (), lines, display)
     return problems
+
+
+def _credentials(value: Any, path: tuple, lines: dict, display: str) -> list[Problem]:
+    """A credential by its shape in any other field (an ArgoCD repoURL with a password, a token in
+    a description): exit 2. `config` values and add-on `values` are judged per environment as
+    DD-CRED findings instead (generator/model/literals.py); high-entropy text is only judged there,
+    where a key says what the value is."""
+    from ..credentials import find_in_text
+
+    if _judged_as_finding(path):
+        return []
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _credentials(v, path + (k,), lines, display)]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _credentials(v, path + (i,), lines, display)]
+    if not isinstance(value, str):
+        return []
+    for span in find_in_text(value, hide_more=False):
+        if span.kind == "high-entropy" or (span.kind == "pem" and "PRIVATE KEY" not in value[span.start:span.start + 80]):
+            continue
+        line, col = lines.get(path, (None, None))
+        return [Problem(f"holds a credential ({span.kind.replace('-', ' ')}); it would be written in clear text to "
+                        "rendered/", display, line, col, format_path(path),
+                        "remove it: credentials live in AWS Secrets Manager (spec.secrets); a git repository "
+                        "ArgoCD reads is given access in ArgoCD, never in the URL")]
+    return []
+
+
+def _judged_as_finding(path: tuple) -> bool:
+    return (path[:2] == ("spec", "config") or (len(path) > 3 and path[:2] == ("spec", "overrides") and path[3] == "config")
+            or _helm_values(path))
 
 
 def _walk(value: Any, path: tuple, lines: dict, display: str, out: list[Problem], skip: set) -> None:
@@ -73,6 +108,18 @@ def _walk(value: Any, path: tuple, lines: dict, display: str, out: list[Problem]
         line, col = lines.get(path, (None, None))
         out.append(Problem(f"{lines.get(('#plain',) + path, value)!s} is not a finite number", display, line, col,
                            format_path(path), "write a real number (NaN and infinity are not allowed)"))
+    elif isinstance(value, (int, float)) and not isinstance(value, bool) and path not in skip and not _helm_values(path):
+        text = lines.get(("#plain",) + path)
+        if text is not None and not _PLAIN_NUMBER.match(text):
+            line, col = lines.get(path, (None, None))
+            out.append(Problem(f"number {text!r} is read as {value!r} by some YAML readers and differently by others",
+                               display, line, col, format_path(path),
+                               f"write it as a plain decimal number ({value!r}), without leading zeros, '_', 0x/0o or ':'"))
+
+
+def _helm_values(path: tuple) -> bool:
+    """Helm `values` of an add-on are the chart's, read by Helm's own YAML 1.1 reader as we read them."""
+    return len(path) > 3 and path[:2] == ("spec", "addons") and path[3] == "values"
 
 
 def _get(data: Any, path: tuple) -> Any:

@@ -63,6 +63,11 @@ def read_text(path: Path, display: str, root: Path | None = None) -> str:
                 raise InputError(f"input file is a symlink to {target}, outside the repository", file=display,
                                  hint="replace the link with the file itself (inputs must live in the repo)")
             st = os.stat(target)
+        elif root is not None and not _inside(path.resolve(), Path(root).resolve()):
+            # the file is no link, but a folder on its way is (waivers/ -> /elsewhere)
+            raise InputError(f"input file is in a linked folder, at {path.resolve()}, outside the repository",
+                             file=display, hint="replace the linked folder with the files themselves (inputs must "
+                                                "live in the repo)")
         if not stat.S_ISREG(st.st_mode):
             raise InputError(f"input is not a regular file (it is a {_file_type(st.st_mode)})", file=display,
                              hint="inputs must be plain YAML files; remove or rename it")

@@ -20,3 +20,10 @@ test_pass_create_only if {
 	inp := t.inp([role([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]}])])
 	count(secrets_read.deny) == 0 with input as inp
 }
+
+test_fail_get_list_watch_is_one_finding if {
+	inp := t.inp([role([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch", "create"]}])])
+	count(secrets_read.deny) == 1 with input as inp
+	some d in secrets_read.deny with input as inp
+	d.msg == "rules[0] grants get, list, watch on all secrets"
+}

@@ -51,7 +51,7 @@ VERSION_TIMEOUT = 30.0
 # Measured with bench/trivy_bench.py; env DRYDOCK_TRIVY_SHARDS forces a count.
 MIN_DOCS_PER_SHARD = 80
 # Bump when the stored entry layout or the mapping from Trivy JSON changes.
-GATE_FORMAT = 2  # 2: records carry end_offset (CauseMetadata.EndLine)
+GATE_FORMAT = 3  # 2: records carry end_offset (CauseMetadata.EndLine); 3: UNKNOWN takes the catalogue severity
 
 INSTALL_HINT = "install drydock with its dependencies (`pip install .`) or put trivy on PATH"
 _EXE = "trivy.exe" if os.name == "nt" else "trivy"
@@ -206,11 +206,31 @@ def _ids(misconf: dict) -> tuple[str, tuple[str, ...]]:
     return rule_id, related
 
 
-def _severity(raw) -> Severity:
+_TRIVY_SEVERITIES = {"UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL"}
+
+
+def _check_misconf(m: dict) -> None:
+    """A failed check must say which check (an id), how bad (one of trivy's five severities) and
+    what (text): anything else is an answer drydock cannot judge, not a LOW finding to drop."""
+    ids = [m.get(k) for k in ("AVDID", "ID") if m.get(k) not in (None, "")]
+    if not ids or not all(isinstance(i, str) and _ID_RE.match(i.strip().upper()) for i in ids):
+        raise ValueError(f"a failed check without a Trivy check id ({json.dumps(ids)[:80]})")
+    if not isinstance(m.get("Severity"), str) or m["Severity"].strip().upper() not in _TRIVY_SEVERITIES:
+        raise ValueError(f"check {ids[0]} has severity {json.dumps(m.get('Severity'))[:40]}")
+    for key in ("Title", "Message", "Resolution", "PrimaryURL"):
+        if m.get(key) is not None and not isinstance(m[key], str):
+            raise ValueError(f"check {ids[0]}: {key} is not text")
+
+
+def _severity(raw, rule_id: str = "") -> Severity:
     try:
         return Severity.parse(raw)
-    except ValueError:  # UNKNOWN or anything new
-        return Severity.LOW
+    except ValueError:  # UNKNOWN: the severity trivy's own catalogue gives the check, else LOW
+        from ..catalogue import trivy_checks
+        try:
+            return Severity.parse(trivy_checks().get(rule_id, {}).get("severity", "LOW"))
+        except ValueError:
+            return Severity.LOW
 
 
 def _entry(misconf: dict) -> dict:
@@ -223,7 +243,7 @@ def _entry(misconf: dict) -> dict:
         "rule_id": rule_id,
         "related_ids": list(related),
         "title": str(misconf.get("Title") or rule_id),
-        "severity": _severity(misconf.get("Severity")).name,
+        "severity": _severity(misconf.get("Severity"), rule_id).name,
         "message": str(misconf.get("Message") or misconf.get("Title") or ""),
         "fix": str(misconf.get("Resolution") or ""),
         "url": str(misconf.get("PrimaryURL") or ""),
@@ -257,10 +277,12 @@ def to_finding(entry: dict, doc: Document) -> Finding:
     """Rebuild a Finding from a cache record and the Document it belongs to now."""
     offset = entry.get("offset")
     end_line = None
-    if doc.text is not None and isinstance(offset, int):
+    if doc.text is not None and isinstance(offset, int) and offset <= max(1, len(doc.text.splitlines())):
         shift = doc.line - 1 - leading_lines(doc.text)
         line = max(doc.line, offset + shift)
         end = entry.get("end_offset")
+        if isinstance(end, int):
+            end = min(end, max(1, len(doc.text.splitlines())))  # a cause that runs past the object ends with it
         if isinstance(end, int) and end + shift > line:
             end_line = end + shift
     else:
@@ -326,6 +348,7 @@ def parse_report(stdout: str, names: Sequence[str], expected: Sequence[str] = ()
             checked.add(target)
         for m in res.get("Misconfigurations") or []:
             if isinstance(m, dict) and str(m.get("Status") or "FAIL").upper() == "FAIL":
+                _check_misconf(m)
                 out[target].append(_entry(m))
     missing = [n for n in expected if n not in checked]
     if missing:
