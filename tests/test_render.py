@@ -103,6 +103,7 @@ def test_render_is_deterministic_in_one_process():
     assert [(f.path, f.text) for f in a.files] == [(f.path, f.text) for f in b.files]
 
 
+@pytest.mark.slow  # two full synths; test_render_is_deterministic_in_one_process stays quick
 def test_two_renders_into_different_out_dirs_are_byte_identical(repo_copy: Path, tmp_path: Path):
     for out in ("a", "b"):
         r = run_drydock("synth", "--all", "--no-gate", "--out", str(tmp_path / out), cwd=repo_copy)
