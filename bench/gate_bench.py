@@ -2,11 +2,10 @@
 
 Cold (empty result cache), warm (cache hit), and after changing one service; plus an
 in-process breakdown of where the time goes (cdk8s import, render, schema, Rego, Trivy,
-write) and the peak RSS of rendering N generated services.
+write). Peak memory is bench/rss_bench.py.
 """
 from __future__ import annotations
 
-import resource
 import shutil
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.corpus import REPO, make_corpus  # noqa: E402
+from bench.corpus import REPO  # noqa: E402
 
 
 def _copy_demo(dest: Path) -> Path:
@@ -46,16 +45,6 @@ def breakdown(repo: Path, cache: bool) -> dict[str, float]:
     return json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else {"error": proc.stderr[-500:]}
 
 
-def peak_rss_mb(n: int) -> float:
-    with tempfile.TemporaryDirectory() as tmp:
-        repo = make_corpus(Path(tmp) / "r", n)
-        code = ("from pathlib import Path;from generator.model import load_project;from generator.render import render_env;"
-                "p=load_project(Path('.'));[render_env(p,e) for e in p.environments]")
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        subprocess.run([sys.executable, "-c", code], cwd=repo, check=True, capture_output=True)
-        return max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
-
-
 def run(quick: bool = False) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         repo = _copy_demo(Path(tmp) / "demo")
@@ -69,8 +58,7 @@ def run(quick: bool = False) -> dict:
         breakdown(repo, cache=True)  # fills the breakdown's own cache
         parts_warm = breakdown(repo, cache=True)
     return {"cold_s": cold, "warm_s": warm, "one_service_s": one_change, "no_cache_s": nocache,
-            "exit_codes": [rc1, rc2, rc3, rc4], "breakdown_cold": parts_cold, "breakdown_warm": parts_warm,
-            "peak_rss_mb": peak_rss_mb(300 if quick else 1000), "rss_services": 300 if quick else 1000}
+            "exit_codes": [rc1, rc2, rc3, rc4], "breakdown_cold": parts_cold, "breakdown_warm": parts_warm}
 
 
 def report(r: dict) -> str:
@@ -80,7 +68,6 @@ def report(r: dict) -> str:
         f"one service changed {r['one_service_s']:.2f} s, --no-cache {r['no_cache_s']:.2f} s (exit {r['exit_codes']})",
         f"  cold breakdown: {fmt(r['breakdown_cold'])}",
         f"  warm breakdown: {fmt(r['breakdown_warm'])}",
-        f"  peak RSS rendering {r['rss_services']} services x 3 envs: {r['peak_rss_mb']:.0f} MB",
     ])
 
 

@@ -25,7 +25,8 @@ from .gate.runner import run_gates
 from .gate.waivers import load_repo_waivers, load_waivers
 from .model.literals import literal_credentials
 from .model.types import Platform
-from .render import RenderedEnv, Staleness, compare, render_env
+from .render import RenderedEnv, Staleness, compare
+from .render_worker import render_envs
 from .writer import check_out_root, check_ownership, recover, repo_lock, write_env
 
 
@@ -155,12 +156,20 @@ def synth(root: Path, envs: Sequence[str] | None, *, gate: bool = True, check: b
         _require_trivy(platform, names, gate, opts, warn)
     result = SynthResult({}, not_deployed={n: platform.not_deployed(n) for n in names})
     started = time.perf_counter()
+    cached = {}
     for name in names:
-        cached = renders.get(name) if renders else None
-        progress(f"render: {name}{' (unchanged inputs: cached)' if cached else ''}")
-        result.rendered[name] = cached or render_env(platform, name)
-        if renders and not cached:
-            renders.put(result.rendered[name])
+        hit = renders.get(name) if renders else None
+        if hit:
+            progress(f"render: {name} (unchanged inputs: cached)")
+            cached[name] = hit
+    # In worker processes when the render is large (generator/render_worker.py): Node's memory
+    # then dies with each env instead of accumulating.
+    fresh = render_envs(platform, [n for n in names if n not in cached], progress=progress)
+    for name in names:
+        result.rendered[name] = cached.get(name) or fresh[name]
+        if renders and name in fresh:
+            renders.put(fresh[name])
+    del cached, fresh
     from .k8snames import name_problems  # every name must fit Kubernetes' limits, gate or no gate
     too_long = [p for name in names for p in name_problems(result.rendered[name].documents())]
     if too_long:
@@ -298,7 +307,7 @@ def chart_pins(root: Path, charts: Path | None = None):
     root = Path(root)
     platform = load_project(root)
     folder = ChartFolder(charts_dir(charts, root))
-    docs = {name: render_env(platform, name).documents() for name in platform.environments}
+    docs = {name: r.documents() for name, r in render_envs(platform, list(platform.environments)).items()}
     return folder, pinned(docs, folder)
 
 

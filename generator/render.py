@@ -11,6 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from .errors import DrydockError
 from .core import Document, SourceRef
@@ -52,19 +53,21 @@ def file_name(obj: dict) -> str:
 
 
 # -- render ----------------------------------------------------------------------------
-def render_env(platform: Platform, env_name: str) -> RenderedEnv:
+def render_env(platform: Platform, env_name: str, *, synthesized: Callable[[], None] | None = None) -> RenderedEnv:
+    """Render one env in memory. `synthesized()` runs once cdk8s has produced every object
+    (a render worker stops Node there: the rest is Python)."""
     # A render allocates millions of short-lived dicts and no cycles worth collecting: the
     # cyclic GC's repeated passes over them cost ~25% of the Python side (docs/performance.md).
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _render_env(platform, env_name)
+        return _render_env(platform, env_name, synthesized)
     finally:
         if enabled:
             gc.enable()
 
 
-def _render_env(platform: Platform, env_name: str) -> RenderedEnv:
+def _render_env(platform: Platform, env_name: str, synthesized: Callable[[], None] | None) -> RenderedEnv:
     from .constructs import PARTS
     from .constructs.base import RenderContext, cdk8s, identity
     from .constructs.microservice import Microservice, props_for
@@ -77,8 +80,11 @@ def _render_env(platform: Platform, env_name: str) -> RenderedEnv:
     for part in PARTS:
         part(ctx, platform)
 
+    objects = ctx.materialize()
+    if synthesized:
+        synthesized()
     files: dict[str, RenderedFile] = {}
-    for folder, obj in ctx.materialize():
+    for folder, obj in objects:
         meta = obj.get("metadata", {})
         key = identity(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
         source = ctx.sources.get(key)

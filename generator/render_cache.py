@@ -116,7 +116,7 @@ class RenderCache:
     def get(self, env: str) -> RenderedEnv | None:
         key = self.key(env)
         entry = self.store.get_bytes(key) if key else None
-        rendered = _decode(entry, env) if entry is not None else None
+        rendered = decode(entry, env) if entry is not None else None
         (self.hits if rendered else self.misses).append(env)
         return rendered
 
@@ -125,10 +125,10 @@ class RenderCache:
         key = self.key(rendered.env)
         if key is None or inputs_digest(self.root) != self.inputs:
             return False
-        return self.store.put_bytes(key, _encode(rendered))
+        return self.store.put_bytes(key, encode(rendered))
 
 
-def _encode(rendered: RenderedEnv) -> bytes:
+def encode(rendered: RenderedEnv) -> bytes:
     files = [[f.path, f.text, f.obj, _ref(f.source),
               [[list(path), *_ref(ref)] for path, ref in f.field_sources.items()] if f.field_sources else None]
              for f in rendered.files]
@@ -140,7 +140,7 @@ def _ref(ref: SourceRef | None) -> list | None:
     return [ref.file, ref.line] if ref else None
 
 
-def _decode(raw: bytes, env: str) -> RenderedEnv | None:
+def decode(raw: bytes, env: str) -> RenderedEnv | None:
     try:
         entry = json.loads(raw)
         if entry.get("format") != FORMAT or entry.get("env") != env:

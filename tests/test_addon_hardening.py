@@ -12,19 +12,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator.platform.helm import expand_applications
 from generator.gate.waivers import load_repo_waivers, repo_waiver_files
 from generator.errors import InputError
 
 from .conftest import REPO, run_drydock
-from .test_helm import CHARTS, _inject, rendered
+from .test_helm import CHARTS, _inject
 
 ENVS = ("dev", "staging", "prod")
 
 
 @pytest.fixture(scope="module")
-def expanded(tmp_path_factory):
-    return {env: expand_applications(rendered(env), CHARTS, tmp_path_factory.mktemp(env)) for env in ENVS}
+def expanded(demo_addons):
+    return demo_addons
 
 
 def _obj(docs, kind, name):

@@ -1,27 +1,18 @@
 """The add-on Applications, expanded by the real helm, fit the ArgoCD projects and carry the fixes.
 
-Every Helm Application of every env is rendered with `helm template` (the chart at its pinned
-version from the offline chart folder, the Application's release name, namespace and values),
-as ArgoCD would, and the objects are checked against the project the Application belongs to.
-helm is found as the platform engine finds it: DRYDOCK_HELM, else `helm` on PATH, else beside
-the Python interpreter (the venv's bin, where the project's provisioning script installs it).
+Every Helm Application of every env is expanded as ArgoCD would (the chart at its pinned version
+from the offline chart folder, the Application's release name, namespace, values, Kubernetes
+version and API list) by drydock's expander running the real helm (tests/test_helm.py checks the
+expander itself); the session shares one expansion (conftest `demo_addons`). The objects are
+checked against the project the Application belongs to.
 """
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
-
 import pytest
-import yaml
 
-from generator.model import load_project
-from generator.render import render_env
+from .conftest import REPO
+from .test_platform_support import objects, platform, rendered
 
-REPO = Path(__file__).resolve().parent.parent
 ENVS = ("dev", "staging", "prod")
 IRSA = "eks.amazonaws.com/role-arn"
 # Kinds that have no namespace (besides CRD-defined ones, read from the charts' CRDs).
@@ -38,60 +29,16 @@ CLUSTER_SCOPED = {
 }
 
 
-class _Loader(yaml.SafeLoader):
-    pass
-
-
-# CRDs in these charts contain a bare `=` (YAML's value tag); it is just the string "=".
-_Loader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
-
-
-def find_helm() -> str:
-    candidates = [os.environ.get("DRYDOCK_HELM"), shutil.which("helm"), str(Path(sys.executable).parent / "helm")]
-    for c in candidates:
-        if c and Path(c).is_file() and os.access(c, os.X_OK):
-            return c
-    pytest.fail("helm not found (DRYDOCK_HELM, PATH, or the venv's bin): install it with the README's test command")
-
-
-def charts_dir() -> Path:
-    return Path(os.environ.get("DRYDOCK_CHARTS") or REPO / ".." / "shared" / "charts").resolve()
-
-
-def chart_folder(source: dict) -> Path:
-    root = charts_dir()
-    index = yaml.safe_load((root / "index.yaml").read_text())["charts"]
-    for c in index:
-        if (c["repoURL"].rstrip("/"), c["chart"], str(c["version"])) == \
-                (source["repoURL"].rstrip("/"), source["chart"], str(source["targetRevision"])):
-            return root / c["path"]
-    pytest.fail(f"chart {source['chart']} {source['targetRevision']} is not in {root}/index.yaml")
-
-
-def helm_template(helm: str, app: dict) -> list[dict]:
-    src, ns = app["spec"]["source"], app["spec"]["destination"]["namespace"]
-    with tempfile.TemporaryDirectory() as home:
-        values = Path(home) / "values.yaml"
-        values.write_text(yaml.safe_dump(src["helm"].get("valuesObject", {})))
-        env = {"PATH": os.environ.get("PATH", ""), "HOME": home, "XDG_CACHE_HOME": home,
-               "XDG_CONFIG_HOME": home, "XDG_DATA_HOME": home}
-        proc = subprocess.run([helm, "template", src["helm"]["releaseName"], str(chart_folder(src)), "-n", ns,
-                               "-f", str(values), "--include-crds"], capture_output=True, text=True, env=env, timeout=120)
-    assert proc.returncode == 0, f"{app['metadata']['name']}: {proc.stderr[-2000:]}"
-    return [d for d in yaml.load_all(proc.stdout, Loader=_Loader) if isinstance(d, dict) and d.get("kind")]
-
-
 @pytest.fixture(scope="module")
-def expanded():
+def expanded(demo_addons):
     """env -> (rendered objects, {Application name: (Application, [objects])})."""
-    helm = find_helm()
-    platform = load_project(REPO)
     out = {}
     for env in ENVS:
-        objs = [f.obj for f in render_env(platform, env).files]
+        objs = objects(env)
         apps = {o["metadata"]["name"]: o for o in objs
                 if o["kind"] == "Application" and "chart" in o["spec"].get("source", {})}
-        out[env] = (objs, {n: (a, helm_template(helm, a)) for n, a in sorted(apps.items())})
+        out[env] = (objs, {n: (a, [d.obj for d in demo_addons[env] if d.app == n]) for n, a in sorted(apps.items())})
+    assert all(docs for _, apps in out.values() for _, docs in apps.values())  # every chart renders something
     return out
 
 
@@ -126,7 +73,7 @@ def test_every_addon_object_lands_where_its_project_allows(env, expanded):
 @pytest.mark.parametrize("env", ENVS)
 def test_secret_store_and_dns_solver_identities_exist_in_the_expanded_charts(env, expanded):
     objs, apps = expanded[env]
-    roles = load_project(REPO).environments[env].aws_roles
+    roles = platform().environments[env].aws_roles
     store = next(o for o in objs if o["kind"] == "ClusterSecretStore")
     ref = store["spec"]["provider"]["aws"]["auth"]["jwt"]["serviceAccountRef"]
     sas = {(d["metadata"].get("namespace") or a["spec"]["destination"]["namespace"], d["metadata"]["name"]): d
@@ -179,13 +126,11 @@ def test_the_platform_gate_passes_on_the_render_with_its_expanded_addons(env, ex
     from generator.core import Document
     from generator.gate.engines.platform import PlatformGate
 
-    platform = load_project(REPO)
-    rendered = render_env(platform, env)
-    docs = rendered.documents()
+    docs = rendered(env).documents()
     _, apps = expanded[env]
     for name, (app, objs) in apps.items():
         docs += [Document(f"rendered/{env}/argocd/application-{name}.yaml#{i}", 1, o, None, None, app=name)
                  for i, o in enumerate(objs)]
-    ctx = pipeline._context(REPO, env, platform, pipeline.GateOptions(), lambda m: None)
+    ctx = pipeline._context(REPO, env, platform(), pipeline.GateOptions(), lambda m: None)
     findings = PlatformGate().run(docs, ctx).findings
     assert not findings, "\n".join(f"{f.rule_id} {f.message}" for f in findings)

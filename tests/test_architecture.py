@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, int]] = [
     # 2: turning the model into documents; platform knowledge (helm, ArgoCD, network simulation)
     ("constructs", 2), ("platform", 2),
     # 3: rendering and judging documents
-    ("render", 3), ("render_cache", 3), ("gate", 3),
+    ("render", 3), ("render_cache", 3), ("render_worker", 3), ("gate", 3),
     ("model.validate", 3),  # `drydock validate` of one input file; waivers.yaml is parsed by gate.waivers
     # 4: whole workflows over a repo (promote sits with pipeline: synth repairs a cut-short promotion)
     ("diff", 4), ("pipeline", 4), ("scaffold", 4), ("promote", 4),

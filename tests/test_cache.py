@@ -162,6 +162,7 @@ def test_warm_cache_gives_identical_findings_without_running_trivy(tmp_path):
 
 
 @needs_trivy
+@pytest.mark.slow  # three trivy runs; the warm-cache case above stays quick
 def test_hits_are_relocated_to_where_the_document_is_now(tmp_path):
     c = GateContext(env_data=PROD_ENV, cache_dir=tmp_path / "cache")
     doc = load_docs(FIXTURES / "high-finding.yaml")[0]
@@ -177,6 +178,7 @@ def test_hits_are_relocated_to_where_the_document_is_now(tmp_path):
 
 
 @needs_trivy
+@pytest.mark.slow  # three trivy runs; the warm-cache case above stays quick
 def test_one_changed_document_is_the_only_one_scanned(tmp_path):
     docs = corpus()
     c = GateContext(env_data=PROD_ENV, cache_dir=tmp_path / "cache")
@@ -191,6 +193,7 @@ def test_one_changed_document_is_the_only_one_scanned(tmp_path):
 
 
 @needs_trivy
+@pytest.mark.slow  # four trivy runs; ResultCache alone is checked with damaged entries above
 def test_corrupted_entry_is_rescanned_and_rewritten(tmp_path):
     c = GateContext(env_data=PROD_ENV, cache_dir=tmp_path / "cache")
     doc = load_docs(FIXTURES / "high-finding.yaml")[0]
@@ -212,6 +215,7 @@ def test_corrupted_entry_is_rescanned_and_rewritten(tmp_path):
 
 
 @needs_trivy
+@pytest.mark.slow  # four trivy runs; the salt in the key is checked alone above
 def test_entries_of_another_trivy_version_or_config_are_not_used(tmp_path, monkeypatch):
     docs = load_docs(FIXTURES / "mixed.yaml")
     cache_dir = tmp_path / "cache"

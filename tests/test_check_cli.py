@@ -46,7 +46,7 @@ def test_committed_demo_passes_all_gates(env: str):
 def test_a_privileged_deployment_blocks_with_trivy_and_rego_findings(tmp_path: Path):
     manifest = tmp_path / "legacy.yaml"
     manifest.write_text(PRIVILEGED)
-    r = run_drydock("check", str(manifest), "--format", "json", cwd=tmp_path)
+    r = run_drydock("check", str(manifest), "--format", "json", cwd=tmp_path, process=True)  # a real exit status
     assert r.code == 1, r.err
     findings = json.loads(r.out)["findings"]
     trivy = [f for f in findings if f["engine"] == "trivy" or any(i.startswith("KSV-") for i in f["related_ids"])]
@@ -69,6 +69,7 @@ def test_trivy_finding_alone_shows_engine_id_and_line(tmp_path: Path):
     assert f["line"] == PRIVILEGED.splitlines().index("        - name: app") + 1
 
 
+@pytest.mark.slow  # four full checks of prod
 def test_shards_together_report_what_one_run_reports():
     whole = json.loads(run_drydock("check", "rendered/prod", "--env", "prod", "--format", "json", cwd=REPO).out)
     parts = [json.loads(run_drydock("check", "rendered/prod", "--env", "prod", "--shard", f"{i}/3",
@@ -79,7 +80,7 @@ def test_shards_together_report_what_one_run_reports():
 
 
 def test_bad_shard_spec_is_exit_2():
-    r = run_drydock("check", "rendered/prod", "--shard", "4/3", cwd=REPO)
+    r = run_drydock("check", "rendered/prod", "--shard", "4/3", cwd=REPO, process=True)  # a real exit status
     assert r.code == 2 and "--shard" in r.err
 
 

@@ -5,6 +5,8 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from .conftest import run_drydock
 
 
@@ -14,6 +16,7 @@ def _git(repo: Path, *args: str) -> None:
                         "GIT_COMMITTER_EMAIL": "t@e", "PATH": "/usr/bin:/bin", "HOME": str(repo)})
 
 
+@pytest.mark.slow  # whole-CLI walk: two full synths and two diffs
 def test_image_change_is_reported_exactly_and_highlighted(repo_copy: Path):
     assert run_drydock("synth", "--all", "--no-gate", cwd=repo_copy).code == 0
     _git(repo_copy, "init", "-q", "-b", "main")

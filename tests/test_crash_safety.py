@@ -33,7 +33,7 @@ import pytest
 
 from .conftest import REPO, copy_inputs, run_drydock, tree_bytes
 
-pytestmark = pytest.mark.slow  # crash trials (real SIGKILLs, full renders): `pytest -m "not slow"` skips them
+# Slow (deselect with -m 'not slow'): crash trials (real SIGKILLs, full renders); the unmarked ones are the quick cases.
 
 LIGHT_TRIALS = 56
 CLI_TRIALS = 6
@@ -152,6 +152,7 @@ def _light_write(texts_file: Path, rendered: Path, mode: str, kill_after: float 
     return "killed" if proc.returncode == -signal.SIGKILL else "completed"
 
 
+@pytest.mark.slow
 def test_sigkill_during_write_leaves_old_or_new_tree(trees, tmp_path):
     repo, old, new = trees
     texts = {k: v.decode() for k, v in new.items() if k != ".index.json"}
@@ -210,6 +211,7 @@ def test_sigkill_during_write_leaves_old_or_new_tree(trees, tmp_path):
     assert "old" in states and ("new" in states or "parked" in states), states
 
 
+@pytest.mark.slow
 def test_sigkill_of_real_synth_then_next_synth_recovers(trees, tmp_path):
     """The real CLI, killed while its temporary tree exists; then the real next synth."""
     import shutil
@@ -270,6 +272,7 @@ def _dir_pages(tree: dict[str, bytes]) -> int:
     return sum(-(-max(len(v), 1) // 4096) * 4096 for v in tree.values())
 
 
+@pytest.mark.slow
 def test_disk_full_during_write_is_exit_2_and_keeps_the_old_tree(trees, tmp_path):
     """Real ENOSPC: --out on a tiny tmpfs that holds the old tree but not old + new side by side.
 

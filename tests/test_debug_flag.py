@@ -21,7 +21,7 @@ def _error_lines(err: str) -> list[str]:
 
 
 def test_bad_input_has_no_traceback_without_debug(broken_repo):
-    r = run_drydock("synth", "--env", "dev", "--no-gate", cwd=broken_repo)
+    r = run_drydock("synth", "--env", "dev", "--no-gate", cwd=broken_repo, process=True)  # what a real process prints
     assert r.code == 2
     assert "Traceback" not in r.out + r.err
     assert any("duplicate key 'name'" in ln and "services/frontend.yaml:5" in ln for ln in _error_lines(r.err)), r.err
@@ -33,7 +33,7 @@ def test_bad_input_has_no_traceback_without_debug(broken_repo):
     ["synth", "--env", "dev", "--no-gate", "--debug"],
 ], ids=["before", "after-subcommand", "at-the-end"])
 def test_debug_shows_the_traceback_and_still_exits_2(broken_repo, argv):
-    r = run_drydock(*argv, cwd=broken_repo)
+    r = run_drydock(*argv, cwd=broken_repo, process=True)
     assert r.code == 2, r.err
     assert "Traceback (most recent call last)" in r.err
     assert "InputError" in r.err  # the exception that carried the problem

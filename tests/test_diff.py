@@ -324,6 +324,7 @@ def test_large_diff_splits_into_valid_parts(repo):
     assert "(continued)" in joined or all("<details>" in p for p in parts)
 
 
+@pytest.mark.slow  # a huge diff rendered; test_large_diff_splits_into_valid_parts stays quick
 def test_single_huge_resource_is_truncated_with_a_note(repo):
     cm = lambda v: {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "huge"},
                     "data": {f"k{j:05d}": f"{v}-{j}" for j in range(6000)}}

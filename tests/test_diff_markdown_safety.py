@@ -65,6 +65,7 @@ def _check(part: str, limit: int) -> None:
     assert opened == 0
 
 
+@pytest.mark.slow  # hypothesis property: its 10-example sample at the end of this file runs in the inner loop
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(st.lists(change(), max_size=6), st.lists(long_text, max_size=3), st.sampled_from([2000, 3000, 9000, 65536]),
        hostile_text, hostile_text)
@@ -163,3 +164,11 @@ def test_cli_no_arguments_and_the_uncommitted_warning(repo):
     assert "uncommitted changes are not included" in r.err and "--worktree" in r.err
     r = run_drydock("diff", "--head", "HEAD", cwd=repo)
     assert r.code == 2 and "--head needs --base" in r.err
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.lists(change(), max_size=6), st.lists(long_text, max_size=3), st.sampled_from([2000, 3000, 9000, 65536]),
+       hostile_text, hostile_text)
+def test_every_part_is_under_the_limit_quick(changes, warnings, limit, base, head):
+    """The inner loop's sample of the property above (same body, fewer examples)."""
+    test_every_part_is_under_the_limit_and_nothing_escapes_code.hypothesis.inner_test(changes, warnings, limit, base, head)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from generator.diff import DiffResult, diff_trees, render_diff
 
-pytestmark = pytest.mark.slow  # hypothesis properties: `pytest -m "not slow"` skips them
+# Slow (deselect with -m 'not slow'): hypothesis properties; the unmarked ones are the quick cases.
 
 scalars = st.one_of(
     st.none(),
@@ -67,6 +67,7 @@ def _render_all(changes, warnings):
     return res
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tree())
 def test_diff_with_itself_is_empty(files):
@@ -76,6 +77,7 @@ def test_diff_with_itself_is_empty(files):
     assert diff_trees(files, respelled) == []
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tree(), tree())
 def test_diff_never_crashes(a, b):
@@ -85,3 +87,10 @@ def test_diff_never_crashes(a, b):
     back = diff_trees(b, a)
     flip = {"added": "removed", "removed": "added", "changed": "changed", "moved": "moved"}
     assert sorted((c.key, flip[c.status]) for c in changes) == sorted((c.key, c.status) for c in back)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tree(), tree())
+def test_diff_never_crashes_quick(a, b):
+    """The inner loop's sample of the property above (same body, fewer examples)."""
+    test_diff_never_crashes.hypothesis.inner_test(a, b)

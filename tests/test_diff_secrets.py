@@ -159,6 +159,7 @@ def _replace_everywhere(value, old: str, new: str):
     return value.replace(old, new) if isinstance(value, str) else value
 
 
+@pytest.mark.slow  # hypothesis property: its 10-example sample at the end of this file runs in the inner loop
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(planted(), st.sampled_from(["added", "changed", "removed"]))
 def test_a_planted_secret_never_appears_in_any_format(plant, how):
@@ -246,3 +247,10 @@ def test_the_words_basic_and_bearer_alone_are_not_secrets(value):
 
 def test_a_uid_gid_pair_after_dash_u_is_not_a_password():
     assert not find_in_text("docker run -u 1000:1000 image")
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(planted(), st.sampled_from(["added", "changed", "removed"]))
+def test_a_planted_secret_never_appears_quick(plant, how):
+    """The inner loop's sample of the property above (same body, fewer examples)."""
+    test_a_planted_secret_never_appears_in_any_format.hypothesis.inner_test(plant, how)

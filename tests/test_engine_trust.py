@@ -166,7 +166,8 @@ class TrickleServer:
         self.sock.close()
 
 
-@pytest.mark.parametrize("fast_puts", [False, True], ids=["trickles-upload", "trickles-query"])
+@pytest.mark.parametrize("fast_puts", [pytest.param(False, marks=pytest.mark.slow), True],  # each waits out a deadline
+                         ids=["trickles-upload", "trickles-query"])
 def test_an_opa_server_that_trickles_bytes_ends_at_the_deadline(repo_copy: Path, fast_puts: bool):
     server = TrickleServer(fast_puts)
     try:

@@ -22,8 +22,13 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from generator.platform.helm import find_helm
+
 from .conftest import run_drydock
-from .test_addons_helm import charts_dir, find_helm
+
+
+def charts_dir() -> Path:
+    return Path(os.environ["DRYDOCK_CHARTS"]).resolve()  # tests/conftest.py defaults it to ../shared/charts
 
 POD = {"apiVersion": "apps/v1", "kind": "Deployment",
        "metadata": {"name": "d", "namespace": "shop", "labels": {"app": "d"}},
@@ -277,3 +282,10 @@ def test_no_wrong_type_anywhere_makes_the_policy_gate_give_up(docs):
     documents = [Document("m.yaml", i + 1, d) for i, d in enumerate(docs)]
     findings = evaluate(documents, {})  # an EngineError here is exit 2 for the whole run
     assert all(f.line for f in findings)
+
+
+@settings(max_examples=10, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(corrupted())
+def test_no_wrong_type_anywhere_quick(docs):
+    """The inner loop's sample of the property above (same body, fewer examples)."""
+    test_no_wrong_type_anywhere_makes_the_policy_gate_give_up.hypothesis.inner_test(docs)

@@ -43,9 +43,9 @@ def deployment(docs: list[Document]) -> dict:
 
 
 @pytest.mark.parametrize("env", sorted(HELM_APPS))
-def test_every_demo_application_expands_with_the_real_helm(env, tmp_path):
-    docs = rendered(env)
-    out = expand_applications(docs, CHARTS, tmp_path)
+def test_every_demo_application_expands_with_the_real_helm(env, demo_addons):
+    docs = rendered(env)  # the committed render; demo_addons expands the same Applications rendered in-process
+    out = demo_addons[env]
     apps = {d.obj["metadata"]["name"] for d in docs if helm_sources(d)}
     assert len(apps) == HELM_APPS[env]
     per_app = Counter(d.app for d in out)
@@ -60,6 +60,17 @@ def test_every_demo_application_expands_with_the_real_helm(env, tmp_path):
     assert all("namespace" not in d.obj["metadata"] for d in out if d.obj["kind"] in ("ClusterRole", "CustomResourceDefinition"))
 
 
+def test_an_unchanged_application_is_served_from_the_cache_by_a_new_expander(tmp_path):
+    app = [metrics_server({"valuesObject": {"replicas": 2}})]
+    first = Expander(CHARTS, tmp_path, use_memo=False)
+    cold = expand_applications(app, CHARTS, expander=first)
+    second = Expander(CHARTS, tmp_path, use_memo=False)
+    warm = expand_applications(app, CHARTS, expander=second)
+    assert (first.runs, first.hits, second.runs, second.hits) == (1, 0, 0, 1)
+    assert [(d.file, d.line, d.obj) for d in warm] == [(d.file, d.line, d.obj) for d in cold]
+
+
+@pytest.mark.slow  # every dev add-on expanded cold (the quick case is the one above)
 def test_second_run_is_served_from_the_cache(tmp_path):
     docs = rendered("dev")
     first = Expander(CHARTS, tmp_path, use_memo=False)

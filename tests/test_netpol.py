@@ -10,14 +10,11 @@ no policies of their own here. External endpoints (managed datastores) are IPs.
 from __future__ import annotations
 
 import ipaddress
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_platform_support import ENVS, objects, of_kind, platform, pod_labels  # noqa: E402
+from .test_platform_support import ENVS, objects, of_kind, platform, pod_labels
 
 NS = "ecommerce"
 

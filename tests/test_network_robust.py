@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,6 +31,7 @@ def _paths(obj, prefix=()):
 PATHS = [(i, p) for i, d in enumerate(BASE) for p in _paths(d.obj) if p]
 
 
+@pytest.mark.slow  # hypothesis property: its 10-example sample at the end of this file runs in the inner loop
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.sampled_from(PATHS), WEIRD), min_size=1, max_size=4))
 def test_wrong_types_anywhere_never_crash(edits):
@@ -44,3 +46,10 @@ def test_wrong_types_anywhere_never_crash(edits):
             continue
     findings, extras = check(docs, {"services": {"web": {"namespace": "shop", "dependsOn": ["api"]}}}, "t")
     assert isinstance(findings, list) and "t" in extras["reachability"]
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(PATHS), WEIRD), min_size=1, max_size=4))
+def test_wrong_types_anywhere_never_crash_quick(edits):
+    """The inner loop's sample of the property above (same body, fewer examples)."""
+    test_wrong_types_anywhere_never_crash.hypothesis.inner_test(edits)

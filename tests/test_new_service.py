@@ -44,8 +44,13 @@ def test_cli_writes_a_valid_commented_file_and_only_adds_one_dev_line(repo_copy:
     assert "drydock promote --from dev --to staging --service payment-service --digest" in r.out
 
 
+# Every component, with and without datastores and queues, stays in the quick set; the other combinations are slow.
+QUICK_SCAFFOLDS = {("backend", 2, 1), ("frontend", 0, 0), ("admin", 0, 1)}
+
+
 @pytest.mark.parametrize("component,datastores,queues", [
-    (c, ds, q) for c, ds, q in itertools.product(COMPONENTS, ([], ["mongodb", "redis"]), ([], ["rabbitmq"]))
+    pytest.param(c, ds, q, marks=() if (c, len(ds), len(q)) in QUICK_SCAFFOLDS else pytest.mark.slow)
+    for c, ds, q in itertools.product(COMPONENTS, ([], ["mongodb", "redis"]), ([], ["rabbitmq"]))
 ])
 def test_every_scaffold_renders_in_dev_and_nowhere_else(repo_copy: Path, component, datastores, queues):
     new_service(repo_copy, "basket", component=component, depends_on=["api-gateway"], datastores=datastores,

@@ -3,14 +3,11 @@ from __future__ import annotations
 
 import json
 import math
-import sys
-from pathlib import Path
 
 import promql_parser
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_platform_support import ENVS, env_of, get, objects, of_kind, platform, pod_spec  # noqa: E402
+from .test_platform_support import ENVS, env_of, get, objects, of_kind, platform, pod_spec
 
 from generator.constructs import observability  # noqa: E402
 

@@ -5,7 +5,6 @@ import dataclasses
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from types import MappingProxyType
 
@@ -18,8 +17,7 @@ from generator.errors import InputError
 from generator.model.loader import load_project
 from generator.render import render_env
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_platform_support import (ENVS, ROOT, crd_validator, env_of, files, get, objects, of_kind, platform, pod_spec, rendered)
+from .test_platform_support import (ENVS, ROOT, crd_validator, env_of, files, get, objects, of_kind, platform, pod_spec, rendered)
 
 DATASTORE_FOLDERS = ("mongodb", "postgresql", "rabbitmq", "redis")
 
@@ -370,20 +368,30 @@ TRIVY = shutil.which("trivy") or str(ROOT / ".venv" / "bin" / "trivy")
 GATE_HANDLED = {"KSV-0125", "KSV-1010", "KSV-01010", "KSV-0108"}
 
 
+@pytest.fixture(scope="module")
+def trivy_results(tmp_path_factory) -> dict[str, list[tuple[str, dict]]]:
+    """env -> [(target relative to the env's folder, misconfiguration)]: one trivy run over all envs."""
+    root = tmp_path_factory.mktemp("trivy-envs")
+    for env in ENVS:
+        for f in rendered(env).files:
+            dest = root / env / f.path
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_text(f.text)
+    out = subprocess.run([TRIVY, "config", "--skip-check-update", "--format", "json", "-q", str(root)],
+                         capture_output=True, text=True, timeout=300, check=True)
+    results = {env: [] for env in ENVS}
+    for r in json.loads(out.stdout).get("Results", []):
+        env, _, target = r["Target"].partition("/")
+        results[env] += [(target, m) for m in r.get("Misconfigurations") or []]
+    return results
+
+
 @pytest.mark.skipif(not Path(TRIVY).exists(), reason="trivy binary not installed")
 @pytest.mark.parametrize("env", ENVS)
-def test_trivy_finds_nothing_blocking(env, tmp_path):
-    for f in rendered(env).files:
-        dest = tmp_path / f.path
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_text(f.text)
-    out = subprocess.run([TRIVY, "config", "--skip-check-update", "--format", "json", "-q", str(tmp_path)],
-                         capture_output=True, text=True, timeout=300, check=True)
+def test_trivy_finds_nothing_blocking(env, trivy_results):
     levels = {"HIGH", "CRITICAL"} | ({"MEDIUM"} if env == "prod" else set())
-    found = sorted((r["Target"], m["ID"]) for r in json.loads(out.stdout).get("Results", [])
-                   for m in r.get("Misconfigurations") or [] if m["Severity"] in levels and m["ID"] not in GATE_HANDLED)
+    found = sorted((t, m["ID"]) for t, m in trivy_results[env] if m["Severity"] in levels and m["ID"] not in GATE_HANDLED)
     assert found == []
-    externalname = sorted(r["Target"] for r in json.loads(out.stdout).get("Results", [])
-                          for m in r.get("Misconfigurations") or [] if m["ID"] == "KSV-0108")
+    externalname = sorted(t for t, m in trivy_results[env] if m["ID"] == "KSV-0108")
     expected = [f"{n}/service-{n}.yaml" for n in DATASTORE_FOLDERS] if env == "prod" else []
     assert externalname == expected

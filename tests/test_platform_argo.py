@@ -160,7 +160,7 @@ def test_custom_resource_without_any_crd():
     assert "ServiceMonitor" in f.message and "no CustomResourceDefinition" in f.message
 
 
-def test_crd_in_same_app_needs_same_or_earlier_wave():
+def test_crd_in_same_app_needs_an_earlier_wave():
     tree = fresh()
     tree["rendered/dev/shop/crd-widgets.yaml"] = [annotate(crd("example.com", "Widget", "widgets"),
                                                           **{"argocd.argoproj.io/sync-wave": "2"})]
@@ -171,6 +171,9 @@ def test_crd_in_same_app_needs_same_or_earlier_wave():
     [f] = by_rule(run_platform(tree), "DD-ARGO-005")
     assert f.resource.name == "w" and "widgets.example.com" in f.message
     obj(tree, "crd-widgets")["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] = "0"
+    [f] = by_rule(run_platform(tree), "DD-ARGO-005")  # same wave: ArgoCD waits only best-effort (3 s)
+    assert "best-effort" in f.message
+    obj(tree, "crd-widgets")["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] = "-1"
     assert by_rule(run_platform(tree), "DD-ARGO-005") == []
 
 

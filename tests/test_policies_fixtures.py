@@ -29,12 +29,14 @@ PROD_ENV = {
     "allowedServiceTypes": ["ClusterIP", "ExternalName"],
     "requiredLabels": ["app.kubernetes.io/name", "app.kubernetes.io/part-of", "app.kubernetes.io/managed-by"],
     "existingPaths": ["prod/order-service", "prod/argocd"],
+    "addonHostPaths": {"prod-node-agent": [{"path": "/var/log", "readOnly": True}]},
 }
 
 
 def load_docs(path: Path) -> list[Document]:
     """Documents of a multi-document YAML file with the line each starts on."""
     text = path.read_text()
+    app = re.search(r"^# app: (\S+)", text, re.M)  # an add-on's expanded objects (make_bad.py APPS)
     docs = []
     for node in yaml.compose_all(text, Loader=yaml.SafeLoader):
         if node is None:
@@ -42,7 +44,7 @@ def load_docs(path: Path) -> list[Document]:
         obj = yaml.safe_load(yaml.serialize(node))
         if obj:
             docs.append(Document(str(path.relative_to(FIXTURES.parent.parent.parent)), node.start_mark.line + 1, obj,
-                                 SourceRef("services/order-service.yaml", 1)))
+                                 SourceRef("services/order-service.yaml", 1), app=app.group(1) if app else None))
     return docs
 
 

@@ -398,7 +398,7 @@ def modules():
     return [(str(m.path), m.text) for m in bundle.modules] + [("index_check.rego", CHECK)]
 
 
-@pytest.mark.parametrize("engine", ["regorus", "opa"])
+@pytest.mark.parametrize("engine", ["regorus", pytest.param("opa", marks=pytest.mark.slow)])  # OPA double: slow
 def test_indexed_helpers_match_brute_force(modules, engine):
     evaluate = _regorus if engine == "regorus" else _opa
     nonempty: dict[str, int] = {}

@@ -28,7 +28,7 @@ from tests.opa_double import OpaServerDouble
 from tests.test_policies_fixtures import BAD, GOOD, PROD_ENV, load_docs
 from tests.test_policies_rego import doc, write_rule
 
-pytestmark = pytest.mark.slow  # OPA doubles and servers: `pytest -m "not slow"` skips them
+# Slow (deselect with -m 'not slow'): OPA doubles and servers; the unmarked ones are the quick cases.
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -62,6 +62,7 @@ def opa_on_path(tmp_path, monkeypatch):
     return exe
 
 
+@pytest.mark.slow
 def test_opa_server_matches_regorus_on_every_fixture(server):
     for path in BAD + GOOD:
         docs = load_docs(path)
@@ -71,6 +72,7 @@ def test_opa_server_matches_regorus_on_every_fixture(server):
         assert all(f.engine == "opa-server" for f in got)
 
 
+@pytest.mark.slow
 def test_opa_server_pushes_each_policy_once_and_queries_the_data_api(tmp_path):
     d = write_rule(tmp_path / "a")
     write_rule(tmp_path / "a" / "more", pkg="other", id="T-002")
@@ -84,6 +86,7 @@ def test_opa_server_pushes_each_policy_once_and_queries_the_data_api(tmp_path):
         assert posts == ["/v1/data/drydock/rules"] * 2
 
 
+@pytest.mark.slow
 def test_opa_server_restarted_without_policies_gets_them_again(tmp_path):
     d = write_rule(tmp_path)
     with OpaServerDouble() as s:
@@ -93,6 +96,7 @@ def test_opa_server_restarted_without_policies_gets_them_again(tmp_path):
         assert [f.message for f in first] == ["evil pod"] and key(again) == key(first)
 
 
+@pytest.mark.slow
 def test_opa_cli_matches_regorus(opa_on_path):
     for path in GOOD + [p for p in BAD if p.stem in ("dd-pss-001", "dd-xrs-005", "dd-wkl-013", "dd-plt-004")]:
         docs = load_docs(path)
@@ -115,6 +119,7 @@ def test_unreachable_server_is_an_engine_error():
     assert url in p.message and "opa run --server" in p.hint and "--engine regorus" in p.hint
 
 
+@pytest.mark.slow
 def test_slow_server_times_out(monkeypatch):
     monkeypatch.setenv("DRYDOCK_OPA_TIMEOUT", "0.3")
     with OpaServerDouble(delay=1.5) as s:
@@ -132,6 +137,7 @@ def test_server_rejects_invalid_rego_with_file_and_line(tmp_path):
     assert p.file and p.file.endswith("evil.rego") and p.line and "opa-server" in p.message
 
 
+@pytest.mark.slow
 def test_server_rejects_unknown_function_at_load(tmp_path):
     d = write_rule(tmp_path)
     (d / "evil.rego").write_text((d / "evil.rego").read_text().replace('"evil pod"', "no_such_fn(1)"))
@@ -141,6 +147,7 @@ def test_server_rejects_unknown_function_at_load(tmp_path):
     assert "no_such_fn" in e.value.problems[0].message and e.value.problems[0].file.endswith("evil.rego")
 
 
+@pytest.mark.slow
 def test_opa_cli_invalid_rego_is_an_engine_error(tmp_path, opa_on_path):
     d = write_rule(tmp_path / "p")
     (d / "evil.rego").write_text((d / "evil.rego").read_text().replace('== "evil"', "== "))

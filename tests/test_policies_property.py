@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from generator.gate.engines.rego import build_input, evaluate, findings_from_result, load_policies
 from generator.yamlio import parse_manifests
 
-pytestmark = pytest.mark.slow
+# Slow (deselect with -m 'not slow'): the hypothesis property; the unmarked test is the quick case.
 
 NAMES = st.sampled_from(["web", "api", "db", "cache", "worker", "default", "shop-frontend"])
 NAMESPACES = st.sampled_from(["shop", "default", "kube-system", "payments"])
@@ -285,6 +285,7 @@ def _key(findings):
     return sorted((f.rule_id, f.message, f.line, f.end_line) for f in findings)
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(text=render(), env=st.sampled_from([{}, ENV]))
 def test_no_policy_errs_on_valid_manifests(opa, text, env):

@@ -82,6 +82,7 @@ def test_all_policy_tests_pass_under_regorus():
     assert len(results) >= 2 * len(rule_files())
 
 
+@pytest.mark.slow  # the OPA double of test_all_policy_tests_pass_under_regorus
 def test_all_policy_tests_pass_under_real_opa():
     opa_bindings = pytest.importorskip("opa_bindings")
 

@@ -17,7 +17,7 @@ from generator.promote import JOURNAL, _Journal, promote, repair_promotion
 
 from .conftest import copy_inputs, run_drydock, tree_bytes
 
-pytestmark = pytest.mark.slow
+# Slow (deselect with -m 'not slow'): real signals and kills; the unmarked one is the quick case.
 FAST = GateOptions(engines=("schema",))
 DIGEST = "d" * 64
 
@@ -70,6 +70,7 @@ def test_sigterm_and_sigint_restore_the_env_file_and_write_nothing(repo: Path, s
     assert not (repo / JOURNAL).exists()
 
 
+@pytest.mark.slow
 def test_after_sigkill_the_next_run_repairs_the_half_done_promotion(repo: Path):
     before = _snapshot(repo)
     code, _ = _signal_after_edit(repo, _start_promote(repo), signal.SIGKILL)
@@ -87,6 +88,7 @@ def test_after_sigkill_the_next_run_repairs_the_half_done_promotion(repo: Path):
     assert f"1.2.5@sha256:{DIGEST}" in (repo / "environments/staging.yaml").read_text()
 
 
+@pytest.mark.slow
 def test_a_promotion_killed_after_its_render_landed_is_kept(repo: Path):
     """SIGKILL between the atomic write of rendered/staging and the journal's removal."""
     env_file = repo / "environments" / "staging.yaml"
@@ -102,6 +104,7 @@ def test_a_promotion_killed_after_its_render_landed_is_kept(repo: Path):
     assert _snapshot(repo) == landed and not (repo / JOURNAL).exists() and messages
 
 
+@pytest.mark.slow
 def test_a_running_promotion_is_never_repaired_by_another_run(repo: Path):
     env_file = repo / "environments" / "staging.yaml"
     original = env_file.read_bytes()

@@ -22,7 +22,7 @@ from generator.model import load_project
 
 from .conftest import REPO, copy_inputs
 
-pytestmark = pytest.mark.slow  # hypothesis properties: `pytest -m "not slow"` skips them
+# Slow (deselect with -m 'not slow'): hypothesis properties; the unmarked ones are the quick cases.
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
                 derandomize=True)
@@ -80,6 +80,7 @@ def _render_bytes(root: Path) -> dict[str, bytes]:
     return {f.path: f.text.encode() for f in env.files}
 
 
+@pytest.mark.slow
 @settings(max_examples=15, **SETTINGS)
 @given(svcs=services())
 def test_random_valid_inputs_render_deterministically(tmp_path_factory, svcs):
@@ -132,6 +133,7 @@ def mutated(draw):
     return data
 
 
+@pytest.mark.slow
 @settings(max_examples=400, **SETTINGS)
 @given(data=mutated())
 def test_mutated_service_file_is_loaded_or_refused_with_input_error(demo, data):
@@ -175,6 +177,7 @@ paths = st.builds(lambda env, app, f: f"rendered/{env}/{app}/{f}.yaml",
                   st.sampled_from(["dev", "prod"]), st.sampled_from(["a", "b"]), st.sampled_from(["x", "y", "z"]))
 
 
+@pytest.mark.slow
 @settings(max_examples=150, **SETTINGS)
 @given(base=st.dictionaries(paths, rendered_file(), max_size=4), head=st.dictionaries(paths, rendered_file(), max_size=4))
 def test_diff_never_crashes_on_random_yaml(base, head):

@@ -9,6 +9,7 @@ import yaml
 
 from generator.model import load_project
 from generator.render import render_env
+from generator.render_worker import render_envs
 
 from .conftest import REPO, run_drydock, tree_bytes
 
@@ -18,8 +19,10 @@ SERVICES = ["admin-panel", "api-gateway", "frontend", "order-service", "product-
 
 @pytest.fixture(scope="module")
 def renders():
+    # Through the render worker processes that large renders use (the golden files and every
+    # assertion below hold for them); tests/test_render_worker.py compares them with this process.
     platform = load_project(REPO)
-    return {env: render_env(platform, env) for env in platform.environments}
+    return render_envs(platform, list(platform.environments), workers=True)
 
 
 def _objects(rendered, kind: str, folder: str | None = None) -> list[dict]:
@@ -100,6 +103,7 @@ def test_render_is_deterministic_in_one_process():
     assert [(f.path, f.text) for f in a.files] == [(f.path, f.text) for f in b.files]
 
 
+@pytest.mark.slow  # two full synths; test_render_is_deterministic_in_one_process stays quick
 def test_two_renders_into_different_out_dirs_are_byte_identical(repo_copy: Path, tmp_path: Path):
     for out in ("a", "b"):
         r = run_drydock("synth", "--all", "--no-gate", "--out", str(tmp_path / out), cwd=repo_copy)

@@ -86,6 +86,7 @@ def test_cached_renders_equal_fresh_renders_after_random_edits(repo_copy: Path, 
     assert hits == 5 * 3
 
 
+@pytest.mark.slow  # three fresh processes, two of them full renders
 def test_unchanged_check_does_not_start_node(repo_with_render: Path, tmp_path: Path):
     code = ("import sys, json; from pathlib import Path; from generator.pipeline import synth, GateOptions;"
             f"r = synth(Path('.'), None, check=True, opts=GateOptions(cache_dir=Path({str(tmp_path / 'c')!r})));"

@@ -156,6 +156,7 @@ def test_document_without_text_is_dumped_and_reported_at_its_start_line():
 
 
 @needs_trivy
+@pytest.mark.slow  # several trivy processes
 def test_many_documents_in_shards_equal_one_process():
     docs = load_docs(FIXTURES / "mixed.yaml") + load_docs(FIXTURES / "high-finding.yaml")
     one = TrivyGate(shards=1)
@@ -322,6 +323,7 @@ def test_trivy_running_beside_the_other_engines_still_fails_closed(monkeypatch, 
 
 
 @needs_trivy
+@pytest.mark.slow  # a second full trivy run
 def test_trivy_in_the_background_reports_the_same_findings(monkeypatch):
     from dataclasses import replace
 

@@ -188,8 +188,10 @@ def _shared_context(first_ctx: GateContext, contexts: dict) -> GateContext:
     """One run for all envs: trust every env's registries, require trivy if any env does."""
     registries = sorted({r for c in contexts.values() for r in c.env_data.get("allowedRegistries", [])})
     addon_images = {a: p for c in contexts.values() for a, p in c.env_data.get("addonImages", {}).items()}
+    host_paths = {a: p for c in contexts.values() for a, p in c.env_data.get("addonHostPaths", {}).items()}
     return replace(first_ctx, require_trivy=any(c.require_trivy for c in contexts.values()),
-                   env_data={**first_ctx.env_data, "allowedRegistries": registries, "addonImages": addon_images})
+                   env_data={**first_ctx.env_data, "allowedRegistries": registries, "addonImages": addon_images,
+                             "addonHostPaths": host_paths})
 
 
 def _start(engine, docs: list[Document], ctx: GateContext, timings: dict[str, float] | None) -> Future:

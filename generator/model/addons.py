@@ -51,6 +51,7 @@ class CatalogueEntry:
     ignore_differences: tuple[dict, ...] = ()
     system_namespaces: tuple[str, ...] = ()
     images: tuple[str, ...] = ()  # image prefixes its pods may pull (DD-WKL-010 for its Application's objects)
+    host_paths: tuple[tuple[str, bool], ...] = ()  # (path, read-only) its pods mount by design (DD-PSS-019)
     line: int | None = None  # where the entry is written in the catalogue file
     _values: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -91,6 +92,7 @@ def _load(path: str) -> Mapping[str, CatalogueEntry]:
             needs=tuple(d.get("needs", ())), monitored=d.get("monitored", False),
             ignore_differences=tuple(x for preset in d.get("ignoreDifferences", ()) for x in IGNORE_PRESETS[preset]),
             system_namespaces=tuple(d.get("systemNamespaces", ())), images=tuple(d.get("images", ())),
+            host_paths=tuple((h["path"], h["readOnly"]) for h in d.get("hostPaths", ())),
             line=lines.get(("addons", name), (None,))[0], _values=MappingProxyType(copy.deepcopy(d.get("values", {}))))
     return MappingProxyType(out)
 

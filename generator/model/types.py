@@ -184,6 +184,17 @@ class Environment:
                 out[f"{self.name}-{name}"] = list(entry.images)  # Application name: constructs/argocd.py
         return out
 
+    def addon_host_paths(self) -> dict[str, list[dict]]:
+        """Application name -> host paths its chart mounts by design, for every enabled add-on declaring any."""
+        from .addons import catalogue
+
+        out = {}
+        for name, entry in catalogue().items():
+            conf = self.addons.get(name) or {}
+            if conf.get("enabled", entry.enabled) and entry.host_paths:
+                out[f"{self.name}-{name}"] = [{"path": p, "readOnly": ro} for p, ro in entry.host_paths]
+        return out
+
     def gate_data(self, services: Mapping[str, "Service"] | None = None) -> dict:
         """What the gates see as input.env; with `services`, their declared dependencies
         (the platform engine's connectivity check compares them with what is reachable)."""
@@ -199,6 +210,9 @@ class Environment:
         images = self.addon_images()
         if images:
             data["addonImages"] = images
+        host_paths = self.addon_host_paths()
+        if host_paths:
+            data["addonHostPaths"] = host_paths
         if self.aws_roles:
             data["aws"] = {"region": self.aws_region, "roles": dict(self.aws_roles), "secretPrefix": self.secret_prefix}
         return data

@@ -39,13 +39,16 @@ SOURCE = rule("DD-ARGO-004", "HIGH", "Application source repository not in the A
               "ArgoCD compares each source's repoURL, normalised as a git URL, with the `sourceRepos` globs "
               "(`*` stops at `/`, `**` does not; `!` entries deny).", M)
 CRD_ORDER = rule("DD-ARGO-005", "HIGH", "Custom resource applied before its CRD exists",
-                 "apply the CRD in an earlier sync wave (of an Application with a lower sync-wave), or in the same "
-                 "Application at the same or an earlier wave than the resource",
+                 "apply the CRD in an earlier sync wave than the resource: in the same Application (CRD wave lower "
+                 "than the resource's), or in an Application with a lower sync-wave",
                  "A custom resource can only be applied once its CustomResourceDefinition is established. ArgoCD "
                  "orders Applications only by the sync waves of sibling Applications (with the Application health "
-                 "check enabled in argocd-cm); within one Application it applies the CRD first when it is in the "
-                 "same or an earlier phase and wave (dry-run is skipped for resources whose CRD is in the same sync). "
-                 "SkipDryRunOnMissingResource=true only skips the dry-run: the CRD must still exist at apply time. "
+                 "check enabled in argocd-cm). Within one Application the CRD must be in an earlier phase or wave: "
+                 "only the wave barrier waits for the CRD to be Established; inside one wave gitops-engine waits "
+                 "best-effort for 3 s after applying a CRD and then applies the resource anyway. Objects expanded "
+                 "from one Helm chart together with their CRD are the exception (the chart cannot carry our "
+                 "waves). gitops-engine itself skips the dry-run of a resource whose CRD is part of the same sync, "
+                 "so SkipDryRunOnMissingResource=true is accepted but not needed there; it never makes a CRD appear. "
                  "CRDs ArgoCD itself installs (Application, AppProject, ApplicationSet) are always present.", M)
 NAMESPACE = rule("DD-ARGO-006", "HIGH", "Object lands in a namespace that does not exist yet",
                  "add CreateNamespace=true to the Application's syncOptions (for its destination namespace), or "
@@ -225,10 +228,12 @@ def _check_app(system: System, app: App) -> list[Finding]:
             out.append(finding(SOURCE, app.doc, f"Application {app.name}: source {repo} is not in sourceRepos of "
                                f"AppProject {pname} ({pdoc.file}:{pdoc.line})", path,
                                fix=f"add '{repo}' to spec.sourceRepos of AppProject {pname} ({pdoc.file})"))
-    if app.namespace and not destination_permitted(project, app.server, app.cluster, app.namespace):
-        out.append(finding(DESTINATION, app.doc, f"Application {app.name}: destination namespace '{app.namespace}' "
-                           f"is not permitted in AppProject {pname} ({pdoc.file}:{pdoc.line})",
-                           ["spec", "destination", "namespace"],
+    if not destination_permitted(project, app.server, app.cluster, app.namespace):
+        # argo-cd matches server (or name) and namespace together; an empty namespace matches only `*`
+        dest = f"server {app.server or '-'}" if app.server else f"cluster name '{app.cluster or '-'}'"
+        out.append(finding(DESTINATION, app.doc, f"Application {app.name}: destination namespace "
+                           f"{repr(app.namespace) if app.namespace else '(none)'} ({dest}) is not permitted in AppProject {pname} ({pdoc.file}:{pdoc.line})",
+                           ["spec", "destination", "namespace" if app.namespace else "server" if app.server else "name"],
                            fix=f"add {{namespace: {app.namespace}, server: {app.server or IN_CLUSTER_SERVER}}} "
                                f"to spec.destinations of AppProject {pname}"))
     for o in app.objects:
@@ -248,14 +253,18 @@ def _check_permitted(app: App, pname: str, pdoc, project: dict, o: Obj) -> list[
                                 f"AppProject {pname}, or stop rendering {o.display()}")]
         return []
     out = []
-    if o.namespace and not destination_permitted(project, app.server, app.cluster, o.namespace):
+    if not destination_permitted(project, app.server, app.cluster, o.namespace):
         explicit = bool(_str(_dict(o.obj.get("metadata")).get("namespace")))
-        out.append(finding(DESTINATION, o.doc, f"Application {app.name} applies {o.display()} in namespace "
-                           f"'{o.namespace}', which {where} does not permit",
+        place = f"in namespace '{o.namespace}'" if o.namespace else \
+            "without a namespace (the Application has no destination namespace either)"
+        out.append(finding(DESTINATION, o.doc, f"Application {app.name} applies {o.display()} {place}, which "
+                           f"{where} does not permit",
                            ["metadata", "namespace"] if explicit else ["metadata"],
-                           fix=f"add {{namespace: {o.namespace}, server: {app.server or IN_CLUSTER_SERVER}}} to "
-                               f"spec.destinations of AppProject {pname}, or set the chart/object to write to an "
-                               f"allowed namespace"))
+                           fix=(f"add {{namespace: {o.namespace}, server: {app.server or IN_CLUSTER_SERVER}}} to "
+                                f"spec.destinations of AppProject {pname}, or set the chart/object to write to an "
+                                "allowed namespace") if o.namespace else
+                               f"set spec.destination.namespace of Application {app.name} to a namespace AppProject "
+                               f"{pname} allows"))
     if not kind_permitted(project, o.group, o.kind, True, o.name):
         out.append(finding(NAMESPACED_KIND, o.doc, f"Application {app.name} applies {o.display()} "
                            f"({o.group or 'core'}/{o.kind}), which {where} does not permit", ["kind"],
@@ -319,18 +328,47 @@ def _check_crds(system: System) -> list[Finding]:
                                fix=f"install the CRD for {o.kind}.{o.group} (e.g. the chart's crds/installCRDs value) "
                                    "in an earlier-wave Application"))
             continue
-        if any(exists_before(crd, o) for crd in crds):
+        version = _str(o.obj.get("apiVersion")).rsplit("/", 1)[-1]
+        served = sorted({_str(_dict(v).get("name")) for c in crds for v in _list(_dict(c.obj.get("spec")).get("versions"))
+                         if _dict(v).get("served") is not False})
+        if served and version not in served:
+            crd = crds[0]
+            storage = [_str(_dict(v).get("name")) for v in _list(_dict(crd.obj.get("spec")).get("versions"))
+                       if _dict(v).get("storage") is True and _str(_dict(v).get("name")) in served]
+            out.append(finding(CRD_ORDER, o.doc, f"{o.display()} uses {o.group}/{version}, which its CRD {crd.name} "
+                               f"({crd.doc.file}:{crd.doc.line}) does not serve (served: {', '.join(served)}): "
+                               f"\"no matches for kind {o.kind} in version {o.group}/{version}\"", ["apiVersion"],
+                               fix=f"set apiVersion to {o.group}/{(storage or served)[0]} (a version the CRD serves), or "
+                                   f"install a CRD version that serves {version}"))
+            continue
+        if any(_crd_ready(crd, o) for crd in crds):
             continue
         crd = crds[0]
+        same = o.app is not None and crd.app is o.app
         skip = "SkipDryRunOnMissingResource" in (o.app.options if o.app else ()) or any(
             x.startswith("SkipDryRunOnMissingResource") for x in o.options)
         note = " (SkipDryRunOnMissingResource only skips the dry-run)" if skip else ""
+        if same and (crd.phase, crd.wave) == (o.phase, o.wave):
+            note += ("; in one wave ArgoCD waits only best-effort (3 s) for the CRD to be Established before "
+                     "applying the resource")
+        fix = (f"give {crd.name} an earlier sync-wave than {o.display()} in Application {o.app.name} "
+               f"(argocd.argoproj.io/sync-wave lower than {o.wave})" if same else
+               f"give the Application that installs {crd.name} a lower sync-wave than "
+               f"{o.app.name if o.app else 'this object'}, or move the CRD into the same Application at an "
+               "earlier wave")
         out.append(finding(CRD_ORDER, o.doc, f"{o.display()} ({when(o)}) is applied before its CRD "
-                           f"{crd.name} ({when(crd)}, {crd.doc.file}:{crd.doc.line}){note}", ["kind"],
-                           fix=f"give the Application that installs {crd.name} a lower sync-wave than "
-                               f"{o.app.name if o.app else 'this object'}, or move the CRD into the same "
-                               f"Application at an earlier wave"))
+                           f"{crd.name} ({when(crd)}, {crd.doc.file}:{crd.doc.line}){note}", ["kind"], fix=fix))
     return out
+
+
+def _crd_ready(crd: Obj, o: Obj) -> bool:
+    """Is the CRD Established when ArgoCD applies `o`? Same Application: an earlier (phase, wave), since only
+    the wave barrier waits for the CRD's health; a chart's own CRD may share the wave of the chart's objects."""
+    if crd.app is None or crd.app is not o.app or crd.phase is None or o.phase is None:
+        return exists_before(crd, o)
+    if (crd.phase, crd.wave) < (o.phase, o.wave):
+        return True
+    return (crd.phase, crd.wave) == (o.phase, o.wave) and bool(crd.doc.app) and crd.doc.app == o.doc.app
 
 
 def _check_namespaces(system: System) -> list[Finding]:

@@ -7,7 +7,8 @@ them into `Endpoint`s (host, port, where it is written); network.py resolves the
 
 Which names are in-cluster (no cluster to ask, so decided from the name and the render):
 `svc.ns.svc[.<cluster domain>]` and `svc.ns.svc` always; `svc.ns` when `ns` is a namespace
-of the render or `svc` a Service of the render; a dot-less `svc` when it is a URL's host,
+of the render or `svc` a Service of the render (else `pod.svc` when `svc` is one, for a URL's host
+or a value with a port); a dot-less `svc` when it is a URL's host,
 has a port, or is the value of a host-like key (`*_HOST`, `*_ADDR`, `*_ENDPOINT`, ...).
 Anything else (`api.stripe.com`, `10.0.0.5`) is external and not checked here.
 """
@@ -102,6 +103,8 @@ def _classify(host: str, client_ns: str, names: Names, hostish: bool) -> tuple[s
     if len(labels) == 2:
         if labels[1] in names.namespaces or labels[0] in names.services:
             return labels[0], labels[1], True
+        if hostish and labels[1] in names.services:  # pod.svc: a StatefulSet pod through its headless Service
+            return labels[1], client_ns, False
         return None
     if len(labels) == 1 and hostish and labels[0] not in _NOT_A_HOST:
         return labels[0], client_ns, False

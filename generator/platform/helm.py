@@ -87,6 +87,9 @@ class HelmSource:
     skip_schema_validation: bool = False
     skip_tests: bool = False
     kube_version: str | None = None  # helm.kubeVersion overrides the cluster's
+    value_files: tuple[str, ...] = ()  # helm.valueFiles, relative to the chart folder
+    ignore_missing_value_files: bool = False
+    unresolvable: tuple[str, ...] = ()  # inputs offline expansion cannot read ($ref files, URLs, fileParameters)
 
     @property
     def app_name(self) -> str:
@@ -130,6 +133,7 @@ def helm_sources(app: Document) -> list[HelmSource]:
             if isinstance(p, dict) and p.get("name"):
                 pair = (str(p["name"]), _envsubst(_scalar(p.get("value", "")), name, dest, src))
                 (set_strings if p.get("forceString") else sets).append(pair)
+        files = [str(f) for f in helm.get("valueFiles") or [] if f is not None]
         out.append(HelmSource(
             app=app, index=index, ref=ref, release=str(helm.get("releaseName") or name),
             namespace=str(helm.get("namespace") or dest.get("namespace") or ""),
@@ -138,8 +142,22 @@ def helm_sources(app: Document) -> list[HelmSource]:
             skip_schema_validation=bool(helm.get("skipSchemaValidation", False)),
             skip_tests=bool(helm.get("skipTests", False)),
             kube_version=str(helm["kubeVersion"]) if helm.get("kubeVersion") else None,
+            value_files=tuple(f for f in files if _chart_relative(f)),
+            ignore_missing_value_files=bool(helm.get("ignoreMissingValueFiles", False)),
+            unresolvable=tuple([f"valueFiles {f}" for f in files if not _chart_relative(f)]
+                               + [f"fileParameters {_scalar(_dict_get(p, 'name'))}"
+                                  for p in helm.get("fileParameters") or []]),
         ))
     return out
+
+
+def _chart_relative(path: str) -> bool:
+    """A values file ArgoCD reads from the chart itself (not `$ref/...` of another source, a URL or /abs)."""
+    return bool(path) and not path.startswith(("$", "/")) and "://" not in path and ".." not in path.split("/")
+
+
+def _dict_get(value, key: str):
+    return value.get(key) if isinstance(value, dict) else None
 
 
 def _scalar(value) -> str:
@@ -330,6 +348,9 @@ class Expander:
             cmd += ["--set", _set_arg(k, v)]
         for k, v in src.set_strings:
             cmd += ["--set-string", _set_arg(k, v)]
+        for f in src.value_files:
+            if (folder / f).is_file():
+                cmd += ["--values", str(folder / f)]
         if values_file:
             cmd += ["--values", values_file]
         for a in apis:
@@ -347,7 +368,8 @@ class Expander:
         parts = {"format": CACHE_FORMAT, "chart": self._digest(folder), "release": src.release,
                  "namespace": src.namespace, "values": src.values, "set": src.sets, "setString": src.set_strings,
                  "kubeVersion": src.kube_version or KUBE_VERSION, "apis": list(self.relevant_apis(src, apis)),
-                 "flags": [src.include_crds, src.skip_schema_validation, src.skip_tests], "helm": self.version()}
+                 "flags": [src.include_crds, src.skip_schema_validation, src.skip_tests], "helm": self.version(),
+                 "valueFiles": list(src.value_files)}
         return json.dumps(parts, sort_keys=True, separators=(",", ":"))
 
     def expand(self, src: HelmSource, apis: Sequence[str]) -> Expansion:
@@ -506,6 +528,16 @@ def expand_applications(docs: Sequence[Document], charts: Path | str, cache_dir:
             expander.chart_path(s)
         except InputError as e:
             missing += [p for p in e.problems if p.render() not in {m.render() for m in missing}]
+    for s in sources:  # fail closed: values helm would get but we cannot read offline
+        folder = expander.chart_path(s) if not missing else None
+        gone = [f for f in s.value_files if folder is not None and not (folder / f).is_file()
+                and not s.ignore_missing_value_files]
+        for what in [*s.unresolvable, *(f"valueFiles {f} (not in the chart)" for f in gone)]:
+            missing.append(Problem(f"Application {s.app_name} ({s.where()}.helm): {what} cannot be read offline, "
+                                   "so the add-on's expansion (and every gate on it) would be incomplete",
+                                   s.app.file, s.app.line,
+                                   hint="put those values into the Application's helm.valuesObject (drydock renders "
+                                        "them from spec.addons.<name>.values in environments/<env>.yaml)"))
     if missing:
         raise InputError(missing)
     base = set(builtin_api_versions()) | crd_api_versions(d.obj for d in docs)

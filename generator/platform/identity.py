@@ -68,6 +68,7 @@ def check(system: System, ctx=None) -> tuple[list[Finding], dict]:
     env_data = getattr(ctx, "env_data", None) or {}
     roles = [r for r in _list(env_data.get("roleArns")) if isinstance(r, str)]
     out = _check_stores(system, roles)
+    out += _check_assumed_roles(system, roles, env_data)
     out += _check_store_refs(system)
     out += _check_solvers(system, roles)
     if system.env:
@@ -142,7 +143,9 @@ def _check_stores(system: System, roles: list[str]) -> list[Finding]:
                 continue
             for ref, path in refs:
                 name = _str(ref.get("name"))
-                namespaces = [_str(ref.get("namespace")) or store.namespace]
+                # external-secrets honours serviceAccountRef.namespace only in a ClusterSecretStore; a
+                # SecretStore always uses its own namespace.
+                namespaces = [store.namespace or _str(ref.get("namespace"))]
                 if not namespaces[0]:  # ClusterSecretStore without namespace: the ExternalSecret's namespace
                     namespaces = sorted({e.namespace for e in _external_secrets(system, store)})
                 for ns in namespaces:
@@ -153,6 +156,40 @@ def _check_stores(system: System, roles: list[str]) -> list[Finding]:
                                            ["spec", "provider", pname, "auth", *path]))
                     elif annotation:
                         out += _sa_role(system, sas[0], annotation, roles if pname == "aws" else [], who)
+    return out
+
+
+def _check_assumed_roles(system: System, roles: list[str], env_data: dict) -> list[Finding]:
+    """A role assumed on top of the identity (an AWS store's `provider.aws.role`, a Route53 solver's `role`) must
+    be one of this env: in the account of the env's roles, and naming no other environment (a dev store that
+    assumes prod's role reads prod's secrets)."""
+    accounts = {r.split(":")[4] for r in roles if ROLE_ARN_RE.match(r)}
+    others = {e for e in _list(env_data.get("environments")) if isinstance(e, str)} - {system.env}
+    out: list[Finding] = []
+    for o in system.objects:
+        spec = _dict(o.obj.get("spec"))
+        if o.kind in ("SecretStore", "ClusterSecretStore") and o.group.startswith("external-secrets"):
+            found = [(_str(_dict(_dict(spec.get("provider")).get("aws")).get("role")), ["spec", "provider", "aws", "role"],
+                      f"{o.kind} {o.name} (aws)")]
+        elif o.kind in ("Issuer", "ClusterIssuer") and o.group == "cert-manager.io":
+            found = [(_str(_dict(_dict(_dict(s).get("dns01")).get("route53")).get("role")),
+                      ["spec", "acme", "solvers", i, "dns01", "route53", "role"], f"{o.kind} {o.name} (Route53 solver)")
+                     for i, s in enumerate(_list(_dict(spec.get("acme")).get("solvers")))]
+        else:
+            continue
+        for role, path, who in found:
+            if not role:
+                continue
+            if not ROLE_ARN_RE.match(role):
+                out.append(finding(NO_ROLE, o.doc, f"{who} assumes '{role}', which is not an IAM role ARN", path))
+                continue
+            other = sorted(set(_tokens(role.split(":", 5)[5])) & others)
+            if (accounts and role.split(":")[4] not in accounts) or other:
+                why = (f"a role of environment {', '.join(other)}" if other else
+                       f"account {role.split(':')[4]}, not the environment's ({', '.join(sorted(accounts))})")
+                out.append(finding(ROLE_MISMATCH, o.doc, f"{who} assumes {role}: {why}", path,
+                                   fix="assume a role of this environment's account (environments/<env>.yaml "
+                                       "spec.aws.roles), or drop the role"))
     return out
 
 

@@ -14,11 +14,12 @@ environment's documents (our render plus objects expanded from Helm charts) and 
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 from ..core import Document, Finding, Resource, Severity, SourceRef
 from ..yamlio import field_line
-from .endpoints import Endpoint, pod_spec, workload_endpoints
+from .endpoints import Endpoint, classify, parse_value, pod_spec, workload_endpoints
 from .netpol import D, External, L, Pod
 from .topology import Topology, meta, proto, target_port
 
@@ -108,7 +109,7 @@ def _on_client(rule: str, client: Pod, ep: Endpoint, what: str) -> Finding:
                     client.doc.resource)
 
 
-def resolve(t: Topology, ep: Endpoint, client: Pod) -> tuple[Target | None, Finding | None]:
+def resolve(t: Topology, ep: Endpoint, client: Pod, depth: int = 0) -> tuple[Target | None, Finding | None]:
     """The Service and destination pods/addresses of an endpoint, or the finding why there are none."""
     name = f"{ep.service}.{ep.namespace}"
     svc = t.services.get((ep.namespace, ep.service))
@@ -116,8 +117,20 @@ def resolve(t: Topology, ep: Endpoint, client: Pod) -> tuple[Target | None, Find
         return _unresolved(t, ep, client, name)
     spec = svc.obj.get("spec") if isinstance(svc.obj.get("spec"), dict) else {}
     ports = [p for p in L(spec.get("ports")) if isinstance(p, dict)]
+    problem = _pod_records(t, ep, client, svc, spec)
+    if problem is not None:
+        return None, problem
     if spec.get("type") == "ExternalName":  # DNS answers a CNAME; the client connects to that host itself
         port = ep.port or (ports[0].get("port") if len(ports) == 1 else None)
+        alias = classify(str(spec.get("externalName") or ""), ep.namespace, t.names, False)
+        if alias and depth < 3:  # a CNAME to another in-cluster Service: resolve that one (bounded: no loops)
+            target, problem = resolve(t, replace(ep, service=alias[0], namespace=alias[1], port=port), client,
+                                      depth + 1)
+            if problem is not None and problem.rule_id in ("DD-NET-001", "DD-NET-002"):
+                return None, _finding(problem.rule_id, f"Service {svc.resource.display()} is an ExternalName alias "
+                                      f"of {spec.get('externalName')}, which resolves nowhere: {problem.message}",
+                                      svc, ("spec", "externalName"))
+            return target, problem
         dest = External(str(spec.get("externalName") or ""))
         return Target(svc, [(dest, port, proto(ports[0]) if ports else "TCP")] if isinstance(port, int) else []), None
     headless = spec.get("clusterIP") == "None"
@@ -134,6 +147,10 @@ def resolve(t: Topology, ep: Endpoint, client: Pod) -> tuple[Target | None, Find
         wanted = {sp.get("targetPort", sp.get("port")) for sp in chosen} | {ep.port}
         return Target(svc, [d for d in dests if d[1] in wanted] or dests), None
     pods = t.pods_for(ep.namespace, spec["selector"])
+    managed = None if pods else t.operator_pods(ep.namespace, spec["selector"], ep.service)
+    if managed is not None:  # a number targetPort is the pod's port; a name is unknowable: take the Service port
+        return Target(svc, [(managed, sp.get("targetPort") if isinstance(sp.get("targetPort"), int) else sp.get("port"),
+                             proto(sp)) for sp in chosen]), None
     if not pods:
         return None, _finding("DD-NET-004", f"{_who(client)} reaches {name} ({_where(ep)}), but Service "
                               f"{ep.service}'s selector {spec['selector']} matches no pod in namespace "
@@ -153,6 +170,36 @@ def resolve(t: Topology, ep: Endpoint, client: Pod) -> tuple[Target | None, Find
                                   f"{_where(ep)})", svc, ("spec", "ports", ports.index(sp), "targetPort"))
         dests += found
     return Target(svc, dests), None
+
+
+def _pod_records(t: Topology, ep: Endpoint, client: Pod, svc: Document, spec: dict) -> Finding | None:
+    """`pod.svc[.ns[.svc...]]` names one pod: Kubernetes publishes such a record only for a headless Service
+    that a StatefulSet names as its serviceName, and only for its pods `<statefulset>-0..replicas-1`."""
+    host = re.compile(rf"(?<![a-z0-9.-])([a-z0-9](?:[a-z0-9-]*[a-z0-9])?)\.{re.escape(ep.service)}"
+                      rf"(?:\.{re.escape(ep.namespace)}(?:\.svc(?:\.[a-z0-9-]+)*)?)?\.?(?=[:/,;\s?]|$)", re.IGNORECASE)
+    named = sorted({m.group(1).lower() for m in host.finditer(ep.text)} - {ep.namespace})
+    if not named:
+        return None
+    where = f"{named[0]}.{ep.service}.{ep.namespace}"
+    if spec.get("clusterIP") != "None":
+        return _on_client("DD-NET-001", client, ep, f"pod {where}, but Service {ep.service} is not headless: "
+                          "Kubernetes publishes per-pod DNS records only for headless Services (clusterIP: None)")
+    sets = [p for p in t.pods if p.kind == "StatefulSet" and p.namespace == ep.namespace and p.doc is not None
+            and D(p.doc.obj.get("spec")).get("serviceName") == ep.service]
+    if not sets:
+        return _on_client("DD-NET-001", client, ep, f"pod {where}, but no StatefulSet names Service {ep.service} "
+                          "as its serviceName, so no pod gets that DNS record")
+    pods = {f"{p.name}-{i}" for p in sets for i in range(_replicas(p))}
+    missing = [n for n in named if n not in pods]
+    if missing:
+        return _on_client("DD-NET-001", client, ep, f"pod {missing[0]}.{ep.service}.{ep.namespace}, but the "
+                          f"StatefulSet(s) behind it run only {', '.join(sorted(pods))}")
+    return None
+
+
+def _replicas(p: Pod) -> int:
+    value = D(p.doc.obj.get("spec")).get("replicas", 1) if p.doc is not None else 1
+    return value if isinstance(value, int) and value >= 0 else 1
 
 
 def _unresolved(t: Topology, ep: Endpoint, client: Pod, name: str):
@@ -188,6 +235,7 @@ def check(docs_or_system, env_data_or_ctx=None, env: str | None = None) -> tuple
         docs, env_data = list(docs_or_system), dict(env_data_or_ctx or {})
         t = Topology(docs, env_data)
     findings, reached = _endpoints(t)
+    findings += _analysis_endpoints(t, docs)
     findings += _ingress_backends(t)
     declared = env_data.get("services")
     if isinstance(declared, dict) and declared:
@@ -234,6 +282,43 @@ def _endpoints(t: Topology) -> tuple[list[Finding], set]:
         if eps:
             findings += _dns(t, client)
     return findings, reached
+
+
+# Argo Rollouts analysis providers whose address the controller dials: (provider, field).
+_ANALYSIS_ADDRESSES = (("prometheus", "address"), ("web", "url"), ("datadog", "address"), ("influxdb", "address"))
+
+
+def _analysis_endpoints(t: Topology, docs: list[Document]) -> list[Finding]:
+    """The addresses in (Cluster)AnalysisTemplates resolve: a canary whose analysis cannot reach its metrics
+    provider fails (or never promotes). The client is the Argo Rollouts controller when the render has it."""
+    controllers = [p for p in t.pods if p.doc is not None and any(
+        "argo-rollouts" in str(D(c).get("image") or "") for c in L(D(pod_spec(p.doc.obj)[0]).get("containers")))]
+    out: list[Finding] = []
+    for d in docs:
+        obj = d.obj
+        if obj.get("kind") not in ("AnalysisTemplate", "ClusterAnalysisTemplate") or \
+                not str(obj.get("apiVersion") or "").startswith("argoproj.io/"):
+            continue
+        ns = t.ns_of(d) if obj.get("kind") == "AnalysisTemplate" else "default"
+        client = controllers[0] if controllers else Pod(ns, "AnalysisRun", str(meta(obj).get("name")), None, [], d)
+        for i, metric in enumerate(L(D(obj.get("spec")).get("metrics"))):
+            for provider, key in _ANALYSIS_ADDRESSES:
+                value = D(D(D(metric).get("provider")).get(provider)).get(key)
+                if not isinstance(value, str) or "{{" in value.split("://", 1)[-1].split("/", 1)[0]:
+                    continue  # templated host ({{args.x}}): known only at run time
+                path = ("spec", "metrics", i, "provider", provider, key)
+                for svc, sns, port, explicit in parse_value(value, key, client.namespace if controllers else ns,
+                                                             t.names):
+                    ep = Endpoint(value, svc, sns, port, explicit, f"{provider}.{key}", d, path)
+                    target, problem = resolve(t, ep, client)
+                    if problem is not None:
+                        out.append(replace(problem, message=f"{problem.message} (analysis metric "
+                                           f"{D(metric).get('name')} of {obj.get('kind')} {meta(obj).get('name')})"))
+                    elif controllers:
+                        blocks = [t.connection(client, dest, p, pr) for dest, p, pr in target.dests]
+                        if blocks and all(blocks):
+                            out.append(_on_client("DD-NET-006", client, ep, f"{svc}.{sns}, but {blocks[0]}"))
+    return out
 
 
 def _config_source(f: Finding, declared: dict) -> Finding:
@@ -354,7 +439,7 @@ def _declared(t: Topology, declared: dict, reached: set) -> list[Finding]:
             if (client.id, dep) in reached:
                 continue  # an endpoint names it: judged (and reported) above
             dests = t.service_dests(ns, dep)
-            why = f"no Service {dep} with backends exists in namespace {ns}" if not dests else None
+            why = _no_backends(t, ns, dep) if not dests else None
             if dests:
                 blocks = [t.connection(client, d, p, pr) for d, p, pr in dests]
                 why = blocks[0] if all(blocks) else None
@@ -377,6 +462,21 @@ def _declared(t: Topology, declared: dict, reached: set) -> list[Finding]:
                                     f"but {owner} does not declare a dependency on {sname}", where, (),
                                     client.doc.resource))
     return out
+
+
+def _no_backends(t: Topology, ns: str, name: str) -> str:
+    """Why a Service gives no destination: missing, selecting no pod, or targeting ports no pod has."""
+    svc = t.services.get((ns, name))
+    if svc is None:
+        return f"no Service {name} exists in namespace {ns}"
+    spec = D(svc.obj.get("spec"))
+    where = f"Service {name} ({svc.file}:{svc.line})"
+    if spec.get("selector") and not t.pods_for(ns, spec["selector"]):
+        return f"{where} selects no pod: selector {spec['selector']} matches no pod in namespace {ns}"
+    targets = [str(p.get("targetPort", p.get("port"))) for p in L(spec.get("ports")) if isinstance(p, dict)]
+    if spec.get("selector") and targets:
+        return f"{where} targets port(s) {', '.join(targets)}, which no selected pod exposes"
+    return f"{where} has no backends (no selector and no Endpoints)"
 
 
 def matrix(t: Topology) -> dict:

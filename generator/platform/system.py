@@ -304,7 +304,17 @@ def build_system(docs: Sequence[Document], env: str | None = None) -> System:
 def _owners(doc: Document, apps: dict[str, App]) -> list[App]:
     if doc.app:  # expanded from a Helm chart: the Application that ran helm
         return [apps[doc.app]] if doc.app in apps else []
-    return [a for a in apps.values() if any(_in_directory(doc.file, s) for s in a.sources)]
+    owners = [a for a in apps.values() if any(_in_directory(doc.file, s) for s in a.sources)]
+    if owners or not doc.file:
+        return owners
+    # A tree checked outside its repository layout (a copy of rendered/<env> elsewhere): match the source
+    # path without its leading folders, down to `<env>/<folder>`.
+    return [a for a in apps.values() if any(_in_directory(doc.file, r) for s in a.sources for r in _relaxed(s))]
+
+
+def _relaxed(source: dict) -> list[dict]:
+    parts = _str(source.get("path")).strip("/").split("/")
+    return [{**source, "path": "/".join(parts[k:])} for k in range(1, len(parts) - 1)]
 
 
 def is_cluster_scoped(group: str, kind: str, has_namespace: bool, crd_scope: dict[tuple[str, str], bool]) -> bool:

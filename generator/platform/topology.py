@@ -42,6 +42,7 @@ class Topology:
         self.ingresses: list[Document] = []
         self.ingress_classes: dict[str, Document] = {}
         self._backed: dict | None = None
+        self.custom: set[tuple[str, str]] = set()  # (namespace, name) of custom resources (operators make pods)
         self._connections: dict = {}
         ns_labels: dict[str, dict] = {}
         policies: list[Document] = []
@@ -77,6 +78,10 @@ class Topology:
                 pod = self._pod_of(d, ns)
                 if pod is not None:
                     self.pods.append(pod)
+            else:
+                group = str(obj.get("apiVersion") or "").rpartition("/")[0]
+                if "." in group and not group.endswith(".k8s.io"):
+                    self.custom.add((ns, name))
         expanded = {d.app for d in docs if d.app}
         self.helm_apps = [a for a in self.helm_apps if a[0] not in expanded]
         self.policies = Policies(policies, ns_labels, self.ns_of)
@@ -114,6 +119,13 @@ class Topology:
                 if isinstance(p, dict) and isinstance(p.get("containerPort"), int):
                     ports.append((str(p.get("name") or ""), p["containerPort"], str(p.get("protocol") or "TCP").upper()))
         return Pod(ns, str(d.obj.get("kind")), str(meta(d.obj).get("name")), _labels(labels), ports, d)
+
+    def operator_pods(self, ns: str, selector: dict, name: str) -> Pod | None:
+        """Pods an operator creates at runtime from a custom resource a selector value names (Prometheus,
+        Alertmanager of kube-prometheus-stack): their labels are unknown offline, so any selector matches."""
+        if any((ns, str(v)) in self.custom for v in D(selector).values()):
+            return Pod(ns, "OperatorManaged", name, None, [])
+        return None
 
     def pods_for(self, ns: str, selector: dict) -> list[Pod]:
         """Pods a Service selector picks (plain equality on every key)."""
