@@ -89,7 +89,9 @@ def _run_worker(platform: Platform, env: str) -> bytes:
     """The encoded render of env, made by a worker process (see render_in_worker)."""
     ctx = _context()
     receive, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_work, args=(send, _dumps(platform), env), name=f"drydock-render-{env}", daemon=True)
+    # The forkserver froze its environment and folder when it started; the worker takes ours.
+    proc = ctx.Process(target=_work, args=(send, _dumps(platform), env, dict(os.environ), os.getcwd()),
+                       name=f"drydock-render-{env}", daemon=True)
     proc.start()
     send.close()  # the worker holds the only write end: EOF as soon as it is gone
     try:
@@ -126,10 +128,13 @@ def _run_worker(platform: Platform, env: str) -> bytes:
                            "render fewer envs at a time (--env)")
 
 
-def _work(send, platform_bytes: bytes, env: str) -> None:
+def _work(send, platform_bytes: bytes, env: str, environ: dict[str, str], cwd: str) -> None:
     """The worker: render, send two messages (status, body), stop Node, exit."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends the worker quietly; the parent reports it
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.environ.clear()
+    os.environ.update(environ)  # JSII_NODE, NODE_OPTIONS, ... as the caller has them now
+    os.chdir(cwd)
     from .render_cache import encode
 
     try:

@@ -75,6 +75,21 @@ def test_a_worker_that_crashes_is_an_engine_error(how, says):
     assert exc.value.problems[0].hint
 
 
+def test_a_worker_takes_the_callers_environment_and_folder_of_now(platform, monkeypatch, tmp_path):
+    """The forkserver freezes the environment it started with: a JSII_NODE set for one render
+    (here a Node that kills its worker) must not haunt the renders after it, and vice versa."""
+    killer = tmp_path / "node-kills-worker.sh"
+    killer.write_text("#!/bin/sh\nkill -9 $PPID\nsleep 1\n")
+    killer.chmod(0o755)
+    monkeypatch.setenv("JSII_NODE", str(killer))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(EngineError, match="killed by signal SIGKILL"):
+        render_in_worker(platform, "dev")
+    monkeypatch.delenv("JSII_NODE")
+    monkeypatch.chdir(REPO)
+    assert render_in_worker(platform, "dev").files
+
+
 def test_auto_mode_isolates_large_renders_only(platform, monkeypatch):
     monkeypatch.delenv(ENV_VAR, raising=False)
     names = list(platform.environments)
