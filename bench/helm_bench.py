@@ -14,15 +14,14 @@ Two measurements:
 from __future__ import annotations
 
 import os
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from bench.speed_bench import _timed as timed_run
 from generator.platform.helm import Expander, expand_applications
 from generator.yamlio import read_manifests
 
@@ -41,14 +40,10 @@ def _once(docs: dict, cache: Path) -> tuple[float, int, int, int]:
 
 def _timed(argv: list[str], cwd: Path, env: dict) -> tuple[float, float]:
     """(wall s, CPU s of the process tree); a run that errs (exit 2) stops the bench."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t = time.perf_counter()
-    proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - t
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode not in (0, 1):
-        raise SystemExit(f"{' '.join(argv[3:8])}: exit {proc.returncode}\n{proc.stderr[-1500:]}")
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    wall, cpu, code = timed_run(argv, cwd, env)
+    if code not in (0, 1):
+        raise SystemExit(f"{' '.join(argv[3:8])}: exit {code}")
+    return wall, cpu
 
 
 def _median(runs: list[tuple[float, float]]) -> dict:
