@@ -71,8 +71,8 @@ def test_fail_wrong_namespace_names_where_the_service_runs():
     assert f.line == line_of(text, "collector.monitoring.svc")
 
 
-def test_fail_wrong_namespace_of_an_unexpanded_helm_chart():
-    app = """---
+# An Application whose chart the test does not expand: its release counts as a Service in telemetry.
+OTEL_APP = """---
 apiVersion: argoproj.io/v1alpha1
 kind: Application
 metadata: {name: dev-otel, namespace: argocd}
@@ -81,7 +81,10 @@ spec:
   source: {chart: opentelemetry-collector, repoURL: https://x.example, targetRevision: 1.0.0,
            helm: {releaseName: otel}}
 """
-    findings, _, _ = run(("http://collector.obs.svc:4317", "http://otel-collector.monitoring.svc:4317"), extra=app)
+
+
+def test_fail_wrong_namespace_of_an_unexpanded_helm_chart():
+    findings, _, _ = run(("http://collector.obs.svc:4317", "http://otel-collector.monitoring.svc:4317"), extra=OTEL_APP)
     f = only(findings, "DD-NET-002")[0]
     assert "dev-otel" in f.message and "telemetry" in f.message and "shop/Deployment/api" in f.message
 
@@ -327,22 +330,13 @@ def test_no_policy_at_all_means_everything_is_open():
 
 
 def test_unexpanded_chart_in_the_right_namespace_still_needs_client_egress():
-    app = """---
-apiVersion: argoproj.io/v1alpha1
-kind: Application
-metadata: {name: dev-otel, namespace: argocd}
-spec:
-  destination: {namespace: telemetry, server: https://kubernetes.default.svc}
-  source: {chart: opentelemetry-collector, repoURL: https://x.example, targetRevision: 1.0.0,
-           helm: {releaseName: otel}}
-"""
     # api's egress admits only the obs namespace on that path: telemetry is blocked
-    findings, _, _ = run(("http://collector.obs.svc:4317", "http://otel-collector.telemetry.svc:4317"), extra=app)
+    findings, _, _ = run(("http://collector.obs.svc:4317", "http://otel-collector.telemetry.svc:4317"), extra=OTEL_APP)
     f = only(findings, "DD-NET-006")[0]
     assert "egress of shop/Deployment/api" in f.message and "telemetry/HelmRelease/otel" in f.message
     findings, _, _ = run(("http://collector.obs.svc:4317", "http://otel-collector.telemetry.svc:4317"),
                          ("matchLabels: {kubernetes.io/metadata.name: obs}", "matchLabels: {kubernetes.io/metadata.name: telemetry}"),
-                         extra=app)
+                         extra=OTEL_APP)
     assert findings == []
 
 
