@@ -5,6 +5,7 @@ for "trivy crashes", "trivy hangs", "trivy prints garbage", each named so.
 """
 from __future__ import annotations
 
+import json
 import os
 import stat
 import sys
@@ -353,3 +354,19 @@ def test_a_cause_line_past_the_object_points_at_the_object_not_past_the_file():
     entry = {**entry, "offset": 3, "end_offset": 500}
     f = to_finding(entry, doc)
     assert (f.line, f.end_line) == (9, 10)  # the end stops at the object's last line
+
+
+@needs_trivy
+def test_a_folder_named_dev_is_scanned(tmp_path):
+    """`trivy config` skips folders named dev/proc/sys (aquasecurity/trivy#6651); drydock's gate
+    gives trivy each document as a file of its own, so rendered/dev is judged like any env."""
+    from tests.conftest import run_drydock
+
+    for name in ("dev", "sys"):
+        folder = tmp_path / name / "order-service"
+        folder.mkdir(parents=True)
+        (folder / "deployment.yaml").write_text((FIXTURES / "high-finding.yaml").read_text())
+    r = run_drydock("check", "dev", "sys", "--engines", "trivy", "--no-cache", "--format", "json", cwd=tmp_path)
+    assert r.code == 1, r.err
+    files = {f["file"] for f in json.loads(r.out)["findings"] if f["rule_id"] == "KSV-0017"}
+    assert files == {"dev/order-service/deployment.yaml", "sys/order-service/deployment.yaml"}
