@@ -234,7 +234,7 @@ def gate_envs(root: Path, docs: dict, contexts: dict, platform: Platform | None,
               shard: tuple[int, int] | None = None, complete_envs=None, input_findings=None) -> dict:
     """Expand the add-ons (platform engine) and run the gates, or take the engines' answer from the
     verdict cache when nothing that feeds them changed (gate/verdicts.py); waivers always apply anew."""
-    from .gate.runner import judge, run_engines
+    from .gate.runner import judge, run_engines, start_background
     from .gate.verdicts import VerdictCache, run_key
 
     timings = {} if timings is None else timings
@@ -259,12 +259,14 @@ def gate_envs(root: Path, docs: dict, contexts: dict, platform: Platform | None,
         return judge(run, docs, contexts, opts.engines, waivers, None, shard, complete_envs, input_findings)
     warnings: list[str] = []
     recording = {env: replace(ctx, warn=_recorder(ctx.warn, warnings)) for env, ctx in contexts.items()}
-    gated = docs
+    gated, early = docs, None
     if "platform" in opts.engines:
+        # Trivy judges the render while helm expands the add-ons; it then gets only their objects.
+        early = start_background(docs, recording, opts.engines, progress, timings, shard)
         started = time.perf_counter()
         gated = expand_addons(root, docs, platform, opts, progress)
         timings["helm"] = timings.get("helm", 0.0) + time.perf_counter() - started
-    run = run_engines(gated, recording, opts.engines, progress, timings, shard)
+    run = run_engines(gated, recording, opts.engines, progress, timings, shard, early)
     run.warnings = list(dict.fromkeys(warnings))
     # Stored only if the inputs still hash the same after the run (an edit during it is not ours to keep).
     if verdicts and run_key(docs, contexts, opts.engines, charts, lines) == key:

@@ -370,3 +370,60 @@ def test_a_folder_named_dev_is_scanned(tmp_path):
     assert r.code == 1, r.err
     files = {f["file"] for f in json.loads(r.out)["findings"] if f["rule_id"] == "KSV-0017"}
     assert files == {"dev/order-service/deployment.yaml", "sys/order-service/deployment.yaml"}
+
+
+def _recording_engine(monkeypatch):
+    """A test double for the trivy engine that records which documents each run was given."""
+    from dataclasses import replace
+
+    from generator.gate import engines
+    from generator.gate.engines import EngineResult
+
+    runs: list[tuple[list[str], int | None]] = []
+
+    def run(docs, c):
+        runs.append(([d.file for d in docs], c.cores))
+        return EngineResult([])
+
+    monkeypatch.setitem(engines.ENGINES, "trivy", replace(engines.ENGINES["trivy"], run=run))
+    return runs
+
+
+def test_trivy_started_early_is_given_only_the_documents_added_since(monkeypatch):
+    from generator.gate.runner import run_engines, start_background
+
+    runs = _recording_engine(monkeypatch)
+    own = [replace_file(DOC, f"own-{i}.yaml") for i in range(3)]
+    added = [replace_file(DOC, f"addon-{i}.yaml") for i in range(2)]
+    early = start_background({"dev": own}, {"dev": ctx()}, ("trivy",))
+    run_engines({"dev": own + added}, {"dev": ctx()}, ("trivy",), early=early)
+    assert sorted(runs) == [(["addon-0.yaml", "addon-1.yaml"], None), (["own-0.yaml", "own-1.yaml", "own-2.yaml"], 1)]
+
+
+def test_an_early_start_on_documents_the_run_does_not_gate_is_an_error(monkeypatch):
+    from generator.errors import DrydockError
+    from generator.gate.runner import run_engines, start_background
+
+    _recording_engine(monkeypatch)
+    early = start_background({"dev": [replace_file(DOC, "gone.yaml")]}, {"dev": ctx()}, ("trivy",))
+    with pytest.raises(DrydockError, match="internal"):
+        run_engines({"dev": [DOC]}, {"dev": ctx()}, ("trivy",), early=early)
+
+
+@needs_trivy
+def test_trivy_in_two_parts_reports_what_one_run_does():
+    from generator.gate.runner import run_engines, start_background
+
+    docs = load_docs(FIXTURES / "high-finding.yaml")
+    more = [replace_file(d, "second.yaml") for d in docs]
+    whole = run_engines({None: docs + more}, {None: ctx()}, ("trivy",))
+    early = start_background({None: docs}, {None: ctx()}, ("trivy",))
+    parts = run_engines({None: docs + more}, {None: ctx()}, ("trivy",), early=early)
+    assert whole.findings[None] and sorted(whole.findings[None], key=lambda f: f.sort_key()) == \
+        sorted(parts.findings[None], key=lambda f: f.sort_key())
+
+
+def replace_file(doc: Document, file: str) -> Document:
+    from dataclasses import replace
+
+    return replace(doc, file=file)

@@ -27,6 +27,7 @@ class GateContext:
     engine: str = "regorus"  # regorus | opa | opa-server
     opa_url: str | None = None
     warn: Callable[[str], None] = lambda msg: None  # warnings go to stderr via the CLI
+    cores: int | None = None  # cores an engine may keep busy (None: all); fewer while other work runs beside it
 
 
 class Gate(Protocol):

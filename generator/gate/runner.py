@@ -85,8 +85,13 @@ def run_engines(
     progress: Callable[[str], None] = lambda msg: None,
     timings: dict[str, float] | None = None,
     shard: tuple[int, int] | None = None,
+    early: dict[str, Started] | None = None,
 ) -> EngineRun:
-    """Run the chosen engines over every env's documents (see run_gates); no waivers yet."""
+    """Run the chosen engines over every env's documents (see run_gates); no waivers yet.
+
+    early: background engines already running on part of these documents (start_background);
+    they get only the rest, and both answers are merged.
+    """
     findings: dict[str | None, list[Finding]] = {env: [] for env in docs_by_env}
     env_of_file = {d.file: env for env, docs in docs_by_env.items() for d in docs}
     in_shard = {d.file for docs in docs_by_env.values() for d in docs if shard is None or shard_of(d.file, shard[1]) == shard[0]}
@@ -99,11 +104,18 @@ def run_engines(
     # Engines that wait on an external process (Trivy: ~0.65 s of start-up alone) start first
     # in a thread and overlap with the in-process engines; their results merge at the end
     # (reports sort findings, so the merge order does not show).
-    for n in chosen:
-        if ENGINES[n].overlap and not ENGINES[n].per_env:
-            progress(f"{n}: {len(all_docs)} documents (started in the background)")
-    background = {n: _start(ENGINES[n], all_docs, _shared_context(first_ctx, contexts), timings)
-                  for n in chosen if ENGINES[n].overlap and not ENGINES[n].per_env}
+    early = {n: s for n, s in (early or {}).items() if n in chosen}
+    background = {n: [s.future] for n, s in early.items()}
+    ids = {id(d) for d in all_docs}
+    for n in _background_names(chosen):
+        done = early[n].ids() if n in early else set()
+        if not done <= ids:  # an early answer about documents not gated here would land in the wrong env
+            raise DrydockError(f"internal: {n} started on documents this run does not gate",
+                               hint="report this; run with --no-cache to rule the caches out")
+        rest = [d for d in all_docs if id(d) not in done]
+        if rest or n not in early:
+            background.setdefault(n, []).append(
+                _start_background(n, rest, contexts, timings, progress, "added since" if n in early else "").future)
     for name in chosen:
         engine = ENGINES[name]
         started = time.perf_counter()
@@ -126,12 +138,13 @@ def run_engines(
             cached += result.cache_hits
             skipped += result.skipped
         _add(timings, name, started)
-    for name, future in background.items():
-        result = future.result()  # re-raises the engine's error: fail closed
-        for f in result.findings:
-            findings[env_of_file.get(f.file, next(iter(findings)))].append(f)
-        cached += result.cache_hits
-        skipped += result.skipped
+    for name, futures in background.items():
+        for future in futures:
+            result = future.result()  # re-raises the engine's error: fail closed
+            for f in result.findings:
+                findings[env_of_file.get(f.file, next(iter(findings)))].append(f)
+            cached += result.cache_hits
+            skipped += result.skipped
     resources = {env: sum(1 for d in docs if d.file in in_shard) for env, docs in docs_by_env.items()}
     return EngineRun(findings, extras, resources, cached, skipped)
 
@@ -192,6 +205,46 @@ def _shared_context(first_ctx: GateContext, contexts: dict) -> GateContext:
     return replace(first_ctx, require_trivy=any(c.require_trivy for c in contexts.values()),
                    env_data={**first_ctx.env_data, "allowedRegistries": registries, "addonImages": addon_images,
                              "addonHostPaths": host_paths})
+
+
+@dataclass(frozen=True)
+class Started:
+    """A background engine running on some documents: its future and the ids of those documents."""
+
+    future: Future
+    documents: tuple[Document, ...]  # held, so their ids stay theirs
+
+    def ids(self) -> set[int]:
+        return {id(d) for d in self.documents}
+
+
+def start_background(
+    docs_by_env: dict[str | None, list[Document]],
+    contexts: dict[str | None, GateContext],
+    engines: Sequence[str] = DEFAULT_ENGINES,
+    progress: Callable[[str], None] = lambda msg: None,
+    timings: dict[str, float] | None = None,
+    shard: tuple[int, int] | None = None,
+) -> dict[str, Started]:
+    """Start the per-document engines that wait on an external process (Trivy) on the documents
+    known so far, so that they run while more documents are made (the add-ons expand); hand the
+    result to run_engines(early=...). Per-document engines judge each document on its own, so two
+    runs over two parts answer exactly what one run over the whole does."""
+    docs = [d for ds in docs_by_env.values() for d in ds if shard is None or shard_of(d.file, shard[1]) == shard[0]]
+    # One core: the work that makes the rest of the documents (helm) keeps the others busy.
+    return {n: _start_background(n, docs, contexts, timings, progress, cores=1)
+            for n in _background_names([n for n in ALL_ENGINES if n in engines])}
+
+
+def _background_names(chosen: Sequence[str]) -> list[str]:
+    return [n for n in chosen if ENGINES[n].overlap and not ENGINES[n].per_env]
+
+
+def _start_background(name: str, docs: list[Document], contexts: dict, timings, progress, what: str = "",
+                      cores: int | None = None) -> Started:
+    progress(f"{name}: {len(docs)} documents{' ' + what if what else ''} (started in the background)")
+    ctx = replace(_shared_context(next(iter(contexts.values())), contexts), cores=cores)
+    return Started(_start(ENGINES[name], docs, ctx, timings), tuple(docs))
 
 
 def _start(engine, docs: list[Document], ctx: GateContext, timings: dict[str, float] | None) -> Future:

@@ -42,6 +42,7 @@ from ..core import Document, SourceRef
 from ..errors import EngineError, InputError, Problem
 from .charts import FIX_MISSING_CHART, ChartFolder, ChartRef, folder_digest
 from .cluster import applied_by_argocd, builtin_api_versions, crd_api_versions, crd_scopes, with_namespace
+from .helm_output import split_output
 from .system import iter_strings
 
 TIMEOUT = 120.0  # seconds per helm call; kube-prometheus-stack takes ~1 s on a busy laptop
@@ -454,45 +455,6 @@ def _redact(text: str, src: HelmSource) -> str:
     for s in sorted((s for s in secrets if len(s) >= 6), key=len, reverse=True):
         text = text.replace(s, "***")
     return text
-
-
-_SOURCE_LINE = re.compile(r"^# Source: (.+)$")
-
-
-def split_output(out: str) -> list[dict]:
-    """helm's stream -> rows {template, line, obj, text}; line counted in that template's own output
-    (all its `---` / `# Source:` chunks in order, i.e. what `--show-only <template>` prints)."""
-    from ..yamlio import parse_manifests
-
-    chunks: list[list[str]] = []
-    current: list[str] | None = None
-    for line in out.splitlines(keepends=True):
-        if current is None or line.rstrip("\r\n") == "---":
-            current = []
-            chunks.append(current)
-        current.append(line)
-    by_template: dict[str, list[str]] = {}
-    for chunk in chunks:
-        template = next((m.group(1) for m in map(_SOURCE_LINE.match, (c.rstrip("\r\n") for c in chunk[:3])) if m),
-                        "(no source)")
-        by_template.setdefault(template, []).extend(chunk)
-    rows = []
-    for template, lines in by_template.items():
-        for doc in parse_manifests("".join(lines), template):
-            obj, text = doc.obj, doc.text
-            if obj.get("kind") == "CustomResourceDefinition":
-                obj, text = _slim_crd(obj), None
-            rows.append({"template": template, "line": doc.line, "obj": obj, "text": text})
-    return rows
-
-
-def _slim_crd(obj: dict) -> dict:
-    """A CRD without its validation schemas (4 MB for kube-prometheus-stack): the gates judge the
-    CRD's group, names, scope and versions; the schemas only slow every run down."""
-    spec = dict(obj.get("spec") or {})
-    spec["versions"] = [{k: v for k, v in ver.items() if k != "schema"} if isinstance(ver, dict) else ver
-                        for ver in spec.get("versions") or []]
-    return {**obj, "spec": spec}
 
 
 # -- the library entry point ------------------------------------------------------------------

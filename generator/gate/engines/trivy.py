@@ -467,7 +467,8 @@ class TrivyGate:
         if misses:
             objs = {t: d.obj for d, t in zip(docs, texts)}
             k8s = [is_kubernetes(objs[t]) for t in misses]
-            scanned = self._scan(binary, version, list(misses), trusted_registries(env_data), k8s)
+            scanned = self._scan(binary, version, list(misses), trusted_registries(env_data), k8s,
+                                 getattr(ctx, "cores", None))
             for text, recs in zip(misses, scanned):
                 records[text] = recs
                 if cache is not None:
@@ -481,24 +482,24 @@ class TrivyGate:
             findings.extend(to_finding(e, doc) for e in records[text])
         return findings
 
-    def _shard_count(self, n: int) -> int:
+    def _shard_count(self, n: int, cores: int | None = None) -> int:
         forced = self.shards or os.environ.get("DRYDOCK_TRIVY_SHARDS")
         if forced:
             try:
                 return max(1, min(int(forced), n))
             except ValueError:
                 pass
-        return max(1, min(os.cpu_count() or 1, n // MIN_DOCS_PER_SHARD))
+        return max(1, min(cores or os.cpu_count() or 1, n // MIN_DOCS_PER_SHARD))
 
     def _scan(self, binary: str, version: str, texts: list[str], trusted: list[str],
-              k8s: Sequence[bool] | None = None) -> list[list[dict]]:
+              k8s: Sequence[bool] | None = None, cores: int | None = None) -> list[list[dict]]:
         """Scan texts with trivy; returns one record list per text, in order.
 
         k8s[i]: text i is a Kubernetes object, so trivy's answer must account for it.
         """
         k8s = list(k8s) if k8s is not None else [True] * len(texts)
         timeout = _timeout()
-        shards = self._shard_count(len(texts))
+        shards = self._shard_count(len(texts), cores)
         per = math.ceil(len(texts) / shards)
         with tempfile.TemporaryDirectory(prefix="drydock-trivy-") as tmp:
             tmpdir = Path(tmp)
