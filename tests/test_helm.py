@@ -269,3 +269,45 @@ def test_charts_pull_fills_and_indexes_the_folder_then_list_is_clean(repo_copy, 
     log.write_text("")
     r = run_drydock("charts", "pull", "--charts", str(folder), cwd=repo_copy, env={"DRYDOCK_HELM": str(fake)})
     assert r.code == 0 and "pull " not in log.read_text()
+
+
+HELM_STREAM = """---
+# Source: c/templates/a.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: a1
+---
+# Source: c/templates/b.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: b1
+---
+# Source: c/templates/a.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: a2
+"""
+
+
+def test_helm_output_lines_count_in_each_templates_own_output():
+    from generator.platform.helm_output import split_output
+
+    rows = split_output(HELM_STREAM)
+    assert [(r["template"], r["obj"]["metadata"]["name"], r["line"]) for r in rows] == [
+        ("c/templates/a.yaml", "a1", 3), ("c/templates/a.yaml", "a2", 9), ("c/templates/b.yaml", "b1", 3)]
+    assert rows[0]["text"].startswith("apiVersion: v1\nkind: ConfigMap")
+    # the same chunks in another release's output (parsed once) land on the same rows
+    assert split_output(HELM_STREAM) == rows
+
+
+def test_a_broken_chunk_of_helm_output_names_the_template_and_its_line():
+    from generator.platform.helm_output import split_output
+
+    broken = HELM_STREAM.replace("  name: a2\n", "  name: [a2\n")
+    with pytest.raises(InputError) as e:
+        split_output(broken)
+    problem = e.value.problems[0]
+    assert problem.file == "c/templates/a.yaml" and problem.line >= 9, problem.render()
