@@ -89,6 +89,7 @@ def test_parse_report_checks_completeness():
 
 # --- wall-clock deadlines -----------------------------------------------------------------
 
+@pytest.mark.slow  # waits out a 3 s deadline; test_trivy's hanging trivy keeps a deadline in the inner loop
 def test_a_trivy_whose_child_keeps_the_pipe_open_ends_at_the_deadline(repo_copy: Path, tmp_path: Path):
     # trivy "finishes" but leaves a child holding stdout: without a group kill the run waits 300 s.
     pidfile = tmp_path / "child.pid"
@@ -166,7 +167,8 @@ class TrickleServer:
         self.sock.close()
 
 
-@pytest.mark.parametrize("fast_puts", [pytest.param(False, marks=pytest.mark.slow), True],  # each waits out a deadline
+@pytest.mark.slow  # each waits out a deadline (an OPA double); the bad-input case opa-server-hangs stays in the inner loop
+@pytest.mark.parametrize("fast_puts", [False, True],
                          ids=["trickles-upload", "trickles-query"])
 def test_an_opa_server_that_trickles_bytes_ends_at_the_deadline(repo_copy: Path, fast_puts: bool):
     server = TrickleServer(fast_puts)

@@ -361,7 +361,10 @@ def _inputs() -> list[tuple[str, dict]]:
     return out
 
 
-INPUTS = _inputs()
+@pytest.fixture(scope="module")
+def inputs() -> list[tuple[str, dict]]:
+    """Built when a test asks (not at import: every xdist worker imports every test module)."""
+    return _inputs()
 
 
 def _regorus(modules, inp: dict) -> dict:
@@ -399,10 +402,10 @@ def modules():
 
 
 @pytest.mark.parametrize("engine", ["regorus", pytest.param("opa", marks=pytest.mark.slow)])  # OPA double: slow
-def test_indexed_helpers_match_brute_force(modules, engine):
+def test_indexed_helpers_match_brute_force(modules, inputs, engine):
     evaluate = _regorus if engine == "regorus" else _opa
     nonempty: dict[str, int] = {}
-    for name, inp in INPUTS:
+    for name, inp in inputs:
         report = evaluate(modules, inp)
         assert set(report) == {"selected_pods", "map_selected_pods", "pdb_selected_pods", "default_deny_namespaces",
                                "hpas_for", "object_keys", "services_by_ns_name", "tokenless_service_accounts",
@@ -418,9 +421,9 @@ def test_indexed_helpers_match_brute_force(modules, engine):
                              "pods_by_ns", "namespace_docs", "ingresses", "pdbs"}
 
 
-def test_synthetic_render_exercises_the_awkward_cases(modules):
+def test_synthetic_render_exercises_the_awkward_cases(modules, inputs):
     """Pin a few answers so the reference itself cannot drift into agreeing on nothing."""
-    report = _regorus(modules, INPUTS[0][1])
+    report = _regorus(modules, inputs[0][1])
     objs = synthetic_objects()
     index = {(o.get("kind"), (o.get("metadata") or {}).get("namespace"), (o.get("metadata") or {}).get("name")): n
              for n, o in reversed(list(enumerate(objs)))}

@@ -411,6 +411,7 @@ def test_an_early_start_on_documents_the_run_does_not_gate_is_an_error(monkeypat
 
 
 @needs_trivy
+@pytest.mark.slow  # three real trivy runs; the golden synth reports cover the early start too
 def test_trivy_in_two_parts_reports_what_one_run_does():
     from generator.gate.runner import run_engines, start_background
 
