@@ -395,6 +395,7 @@ def trivy_results(tmp_path_factory) -> dict[str, list[tuple[str, dict]]]:
 
 
 @pytest.mark.skipif(not Path(TRIVY).exists(), reason="trivy binary not installed")
+@pytest.mark.slow  # Trivy alone over the whole demo; test_check_cli's committed-demo test gates it in the inner loop
 @pytest.mark.parametrize("env", ENVS)
 def test_trivy_finds_nothing_blocking(env, trivy_results):
     levels = {"HIGH", "CRITICAL"} | ({"MEDIUM"} if env == "prod" else set())

@@ -347,24 +347,18 @@ EXTRA_MAP_SELECTORS = [
 ]
 
 
-def _inputs() -> list[tuple[str, dict]]:
+def _inputs(corpus: str) -> list[tuple[str, dict]]:
+    """The synthetic render (every awkward case, built here), or every policy fixture file."""
     from generator.core import Document
 
-    out = []
-    synthetic = [Document("synthetic.yaml", n + 1, o) for n, o in enumerate(synthetic_objects())]
-    out.append(("synthetic", build_input(synthetic, {})))
-    for path in GOOD + BAD:
-        out.append((path.stem, build_input(load_docs(path), {})))
+    if corpus == "synthetic":
+        out = [("synthetic", build_input([Document("synthetic.yaml", n + 1, o) for n, o in enumerate(synthetic_objects())], {}))]
+    else:
+        out = [(path.stem, build_input(load_docs(path), {})) for path in GOOD + BAD]
     for name, inp in out:
         inp["extra_label_selectors"] = EXTRA_LABEL_SELECTORS
         inp["extra_map_selectors"] = EXTRA_MAP_SELECTORS
     return out
-
-
-@pytest.fixture(scope="module")
-def inputs() -> list[tuple[str, dict]]:
-    """Built when a test asks (not at import: every xdist worker imports every test module)."""
-    return _inputs()
 
 
 def _regorus(modules, inp: dict) -> dict:
@@ -402,10 +396,11 @@ def modules():
 
 
 @pytest.mark.parametrize("engine", ["regorus", pytest.param("opa", marks=pytest.mark.slow)])  # OPA double: slow
-def test_indexed_helpers_match_brute_force(modules, inputs, engine):
+@pytest.mark.parametrize("corpus", ["synthetic", pytest.param("fixtures", marks=pytest.mark.slow)])  # 59 files to load
+def test_indexed_helpers_match_brute_force(modules, engine, corpus):
     evaluate = _regorus if engine == "regorus" else _opa
     nonempty: dict[str, int] = {}
-    for name, inp in inputs:
+    for name, inp in _inputs(corpus):
         report = evaluate(modules, inp)
         assert set(report) == {"selected_pods", "map_selected_pods", "pdb_selected_pods", "default_deny_namespaces",
                                "hpas_for", "object_keys", "services_by_ns_name", "tokenless_service_accounts",
@@ -421,9 +416,9 @@ def test_indexed_helpers_match_brute_force(modules, inputs, engine):
                              "pods_by_ns", "namespace_docs", "ingresses", "pdbs"}
 
 
-def test_synthetic_render_exercises_the_awkward_cases(modules, inputs):
+def test_synthetic_render_exercises_the_awkward_cases(modules):
     """Pin a few answers so the reference itself cannot drift into agreeing on nothing."""
-    report = _regorus(modules, inputs[0][1])
+    report = _regorus(modules, _inputs("synthetic")[0][1])
     objs = synthetic_objects()
     index = {(o.get("kind"), (o.get("metadata") or {}).get("namespace"), (o.get("metadata") or {}).get("name")): n
              for n, o in reversed(list(enumerate(objs)))}
