@@ -1,10 +1,19 @@
 """Generated input trees for benchmarks: N services through the real input files."""
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+# The Helm charts the platform engine expands: $DRYDOCK_CHARTS, else the shared offline copy beside
+# the repo (a demo copied into a temp folder has no .drydock/charts of its own).
+CHARTS = Path(os.environ.get("DRYDOCK_CHARTS") or REPO.parent / "shared" / "charts")
+
+
+def bench_env(**extra: str) -> dict[str, str]:
+    """The environment drydock runs in during a bench: this one, with the chart folder set."""
+    return {**os.environ, "DRYDOCK_CHARTS": str(CHARTS), **extra}
 DATASTORES = {"postgresql", "mongodb", "redis", "rabbitmq"}
 
 SERVICE = """\

@@ -13,7 +13,6 @@ Two measurements:
 """
 from __future__ import annotations
 
-import os
 import shutil
 import statistics
 import sys
@@ -21,12 +20,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.corpus import CHARTS, bench_env
 from bench.speed_bench import _timed as timed_run
 from generator.platform.helm import Expander, expand_applications
 from generator.yamlio import read_manifests
 
 REPO = Path(__file__).resolve().parents[1]
-CHARTS = Path(os.environ.get("DRYDOCK_CHARTS") or REPO.parent / "shared" / "charts")
 TARGET = 0.3  # seconds the platform engine may add to a warm `synth --all`
 WITHOUT = ("--engines", "schema,policy,trivy")
 
@@ -58,7 +57,7 @@ def _processes(quick: bool) -> dict:
             if (REPO / name).exists():
                 shutil.copytree(REPO / name, repo / name)
         shutil.copy2(REPO / "waivers.yaml", repo / "waivers.yaml")
-        env = {**os.environ, "XDG_CACHE_HOME": str(Path(tmp) / "xdg"), "DRYDOCK_CHARTS": str(CHARTS)}
+        env = bench_env(XDG_CACHE_HOME=str(Path(tmp) / "xdg"))
 
         def drydock(cache: str, *args: str) -> list[str]:
             return [sys.executable, "-m", "generator.cli", "-q", *args, "--cache-dir", str(Path(tmp) / cache)]

@@ -10,7 +10,10 @@ Whole processes, as a user runs them, on a copy of the demo:
                 its report counts the files it really scanned.
   same files    `trivy config` on every document the gate scans: the rendered tree plus
                 the objects of the Helm add-ons the platform engine expands (one file each)
-  cold          `synth --all`, every cache empty (render, helm, result caches)
+  cold          `synth --all`, every cache empty (render, helm, result caches); its ratio is
+                against "same files", because the platform engine gates the add-ons too
+  cold render   `synth --all --engines schema,policy,trivy`, every cache empty: the gate on the
+                render's own files (no add-on expansion), against the yardstick on those files
   warm          `synth --all` again, nothing changed
   check         `synth --all --check`, nothing changed (the pre-commit hook)
 
@@ -20,7 +23,6 @@ wall-clock drifts with load while CPU time does not.
 """
 from __future__ import annotations
 
-import os
 import resource
 import shutil
 import statistics
@@ -32,9 +34,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.corpus import REPO  # noqa: E402
+from bench.corpus import REPO, bench_env  # noqa: E402
 
-TARGETS = {"cold": 1.25, "warm": 0.20, "check": 0.10}
+TARGETS = {"cold": 1.25, "cold_render": 1.25, "warm": 0.20, "check": 0.10}
 
 
 def _timed(argv: list[str], cwd: Path, env: dict) -> tuple[float, float, int]:
@@ -68,10 +70,7 @@ def run(quick: bool = False) -> dict:
                 shutil.copytree(REPO / name, repo / name)
         if (REPO / "waivers.yaml").exists():
             shutil.copy2(REPO / "waivers.yaml", repo / "waivers.yaml")
-        env = {**os.environ, "XDG_CACHE_HOME": str(Path(tmp) / "xdg-cache")}  # no cache from earlier runs
-        shared = REPO.parent / "shared" / "charts"  # the copy has no .drydock/charts: same default as the tests
-        if not env.get("DRYDOCK_CHARTS") and shared.is_dir():
-            env["DRYDOCK_CHARTS"] = str(shared)
+        env = bench_env(XDG_CACHE_HOME=str(Path(tmp) / "xdg-cache"))  # no cache from earlier runs
         drydock = [sys.executable, "-m", "generator.cli", "-q", "synth", "--all", "--cache-dir", str(Path(tmp) / "cache")]
         every = Path(tmp) / "yardstick"  # rendered/ with folders trivy does not skip
         for folder in (repo / "rendered").iterdir():
@@ -82,12 +81,16 @@ def run(quick: bool = False) -> dict:
         literal = [*yard[:-1], str(repo / "rendered")]
         same = Path(tmp) / "gated"  # every document drydock's Trivy gate scans, one file each
         rounds = 1 if quick else 3
-        trivy_runs, same_runs, literal_runs, rows = [], [], [], {k: [] for k in ("cold", "warm", "check")}
+        trivy_runs, same_runs, literal_runs, rows = [], [], [], {k: [] for k in TARGETS}
         for i in range(rounds):
             shutil.rmtree(Path(tmp) / "cache", ignore_errors=True)
             shutil.rmtree(Path(tmp) / "xdg-cache", ignore_errors=True)
             trivy_runs.append(_timed(yard, repo, env))
             rows["cold"].append(_timed(drydock, repo, env))
+            shutil.rmtree(Path(tmp) / "render-only", ignore_errors=True)
+            shutil.rmtree(Path(tmp) / "xdg-cache", ignore_errors=True)
+            rows["cold_render"].append(_timed([*drydock[:-1], str(Path(tmp) / "render-only"), "--engines",
+                                               "schema,policy,trivy"], repo, env))
             if i == 0:
                 gated = _write_gated_documents(repo, Path(tmp) / "cache", env.get("DRYDOCK_CHARTS"), same)
             same_runs.append(_timed([*yard[:-1], str(same)], repo, env))
@@ -107,8 +110,9 @@ def run(quick: bool = False) -> dict:
         wall, cpu = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
         out[name] = {"wall_s": wall, "cpu_s": cpu, "ratio": wall / yard_wall, "cpu_ratio": cpu / yard_cpu,
                      "exit_codes": [r[2] for r in runs]}
-    out["cold"]["same_ratio"] = out["cold"]["wall_s"] / out["same_wall_s"]
-    out["cold"]["same_cpu_ratio"] = out["cold"]["cpu_s"] / out["same_cpu_s"]
+    out["cold"]["tree_ratio"] = out["cold"]["ratio"]  # against the rendered tree alone, for the record
+    out["cold"]["ratio"] = out["cold"]["wall_s"] / out["same_wall_s"]
+    out["cold"]["cpu_ratio"] = out["cold"]["cpu_s"] / out["same_cpu_s"]
     return out
 
 
@@ -147,16 +151,17 @@ def report(r: dict) -> str:
              f"{r['trivy_wall_s']:.2f} s wall, {r['trivy_cpu_s']:.2f} s CPU (median of {2 * r['rounds']})",
              f"  (a literal `trivy config rendered/` took {r['literal_wall_s']:.2f} s but scanned only "
              f"{r['literal_files']} of {r['documents']} files: trivy skips folders named dev, trivy#6651)"]
-    for name in ("cold", "warm", "check"):
+    what = {"cold": f"synth --all, cold (vs the same {r['gated_documents']} docs)",
+            "cold_render": "synth --all --engines schema,policy,trivy, cold", "warm": "synth --all, warm",
+            "check": "synth --all --check, nothing changed"}
+    for name in TARGETS:
         x = r[name]
         ok = "ok" if x["ratio"] <= TARGETS[name] else "over"
-        lines.append(f"  synth --all{' --check' if name == 'check' else ''} {name:>5}: {x['wall_s']:.2f} s = "
-                     f"{x['ratio']:.2f}x trivy (target <= {TARGETS[name]:.2f}x, {ok}); CPU {x['cpu_s']:.2f} s = "
-                     f"{x['cpu_ratio']:.2f}x  (exit {x['exit_codes']})")
-    c = r["cold"]
+        lines.append(f"  {what[name]}: {x['wall_s']:.2f} s = {x['ratio']:.2f}x (target <= {TARGETS[name]:.2f}x, {ok}); "
+                     f"CPU {x['cpu_s']:.2f} s = {x['cpu_ratio']:.2f}x  (exit {x['exit_codes']})")
     lines.append(f"same files as the gate: trivy config on the {r['gated_documents']} documents synth --all gates "
                  f"(render + Helm add-ons): {r['same_wall_s']:.2f} s wall, {r['same_cpu_s']:.2f} s CPU; cold synth --all "
-                 f"= {c['same_ratio']:.2f}x wall, {c['same_cpu_ratio']:.2f}x CPU")
+                 f"is {r['cold']['tree_ratio']:.2f}x the rendered-tree yardstick, which does not scan the add-ons")
     return "\n".join(lines)
 
 
