@@ -102,8 +102,10 @@ class RenderContext:
 
 
 # Include reads its file through a Node child process whose output cdk8s caps at 10 MiB, and
-# Node's peak memory follows the chunk: 4 MiB (~2,700 objects) measured best (docs/performance.md).
-INCLUDE_LIMIT = 4 << 20
+# Node's peak memory follows the chunk: with a worker per env, 2 MiB (~1,350 objects) kept the
+# largest process at 1,000 services x 3 envs to ~550 MB against 730-880 MB at 4 MiB, same speed
+# (docs/performance.md).
+INCLUDE_LIMIT = 2 << 20
 BULK_CHART = "~drydock"  # not a DNS label, so never a folder name
 
 
