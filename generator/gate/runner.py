@@ -94,8 +94,8 @@ def run_engines(
     """
     findings: dict[str | None, list[Finding]] = {env: [] for env in docs_by_env}
     env_of_file = {d.file: env for env, docs in docs_by_env.items() for d in docs}
-    in_shard = {d.file for docs in docs_by_env.values() for d in docs if shard is None or shard_of(d.file, shard[1]) == shard[0]}
-    all_docs = [d for docs in docs_by_env.values() for d in docs if d.file in in_shard]
+    all_docs = _in_shard(docs_by_env, shard)
+    in_shard = {d.file for d in all_docs}
     first_ctx = next(iter(contexts.values()))
     cached = 0
     skipped: list[str] = []
@@ -230,7 +230,7 @@ def start_background(
     known so far, so that they run while more documents are made (the add-ons expand); hand the
     result to run_engines(early=...). Per-document engines judge each document on its own, so two
     runs over two parts answer exactly what one run over the whole does."""
-    docs = [d for ds in docs_by_env.values() for d in ds if shard is None or shard_of(d.file, shard[1]) == shard[0]]
+    docs = _in_shard(docs_by_env, shard)
     # One core: the work that makes the rest of the documents (helm) keeps the others busy.
     return {n: _start_background(n, docs, contexts, timings, progress, cores=1)
             for n in _background_names([n for n in ALL_ENGINES if n in engines])}
@@ -259,6 +259,10 @@ def _start(engine, docs: list[Document], ctx: GateContext, timings: dict[str, fl
     future = pool.submit(run)
     pool.shutdown(wait=False)
     return future
+
+
+def _in_shard(docs_by_env: dict[str | None, list[Document]], shard: tuple[int, int] | None) -> list[Document]:
+    return [d for docs in docs_by_env.values() for d in docs if shard is None or shard_of(d.file, shard[1]) == shard[0]]
 
 
 def shard_of(file: str, n: int) -> int:
