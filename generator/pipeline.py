@@ -261,8 +261,11 @@ def gate_envs(root: Path, docs: dict, contexts: dict, platform: Platform | None,
     recording = {env: replace(ctx, warn=_recorder(ctx.warn, warnings)) for env, ctx in contexts.items()}
     gated, early = docs, None
     if "platform" in opts.engines:
-        # Trivy judges the render while helm expands the add-ons; it then gets only their objects.
-        early = start_background(docs, recording, opts.engines, progress, timings, shard)
+        from .platform.helm import chart_refs, is_application
+
+        if any(is_application(d.obj) and chart_refs(d) for ds in docs.values() for d in ds):
+            # Trivy judges the render while helm expands the add-ons; it then gets only their objects.
+            early = start_background(docs, recording, opts.engines, progress, timings, shard)
         started = time.perf_counter()
         gated = expand_addons(root, docs, platform, opts, progress)
         timings["helm"] = timings.get("helm", 0.0) + time.perf_counter() - started

@@ -428,3 +428,13 @@ def replace_file(doc: Document, file: str) -> Document:
     from dataclasses import replace
 
     return replace(doc, file=file)
+
+
+def test_without_helm_add_ons_trivy_is_not_split_and_keeps_every_core(monkeypatch, tmp_path):
+    from tests.conftest import run_drydock
+
+    runs = _recording_engine(monkeypatch)
+    (tmp_path / "x.yaml").write_text((FIXTURES / "high-finding.yaml").read_text())
+    r = run_drydock("check", "x.yaml", "--engines", "trivy,platform", "--no-cache", cwd=tmp_path)
+    assert r.code in (0, 1), r.err
+    assert runs == [(["x.yaml"], None)]
