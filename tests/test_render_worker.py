@@ -37,6 +37,14 @@ def test_a_worker_renders_exactly_what_this_process_renders(platform):
                [(f.obj, f.source, f.field_sources) for f in here.files]
 
 
+def test_a_worker_leaves_nothing_in_tmpdir(platform, monkeypatch, tmp_path):
+    """jsii unpacks its 2 MB runtime into TMPDIR and removes it only when its Node is stopped:
+    a worker that skipped that left one folder per env render behind, every run."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    render_in_worker(platform, "dev")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_an_input_error_in_a_worker_keeps_its_file_and_line(platform):
     bad = with_env(platform, "dev", load_balancer_cidrs=("0.0.0.0/0",))
     with pytest.raises(InputError, match="loadBalancerCIDRs") as exc:
