@@ -16,7 +16,7 @@ from generator.model import load_project
 from generator.render import render_env
 from generator.render_worker import ENV_VAR, isolate, render_envs, render_in_worker
 
-from .conftest import REPO, copy_inputs, run_drydock, tree_bytes
+from .conftest import REPO, copy_inputs, tree_bytes
 from .test_render_fixes import with_env
 
 
