@@ -52,6 +52,13 @@ def broad_secret_key(key: object) -> bool:
     return bool(_BROAD_KEY.search(str(key)))
 
 
+def loose_secret_key(key: object) -> bool:
+    """For redaction of flags and assignments: any broad credential word (`--mypasswddata`,
+    `AUTHKEY=`) unless the last word says the key is about one (`--token-file`, `--key-id`)."""
+    ws = words(str(key))
+    return broad_secret_key(key) and bool(ws) and ws[-1] not in _META_WORDS
+
+
 def secret_key(key: object) -> bool:
     """A key that names a credential (DB_PASSWORD, apiKey, auth.token, STRIPE_KEY), not
     one about a credential (PASSWORD_FILE, TOKEN_TTL_SECONDS, CACHE_KEY_PREFIX, secretName)."""
@@ -88,6 +95,20 @@ _AUTH = re.compile(r"(?i)\b(?:bearer|basic)[ \t]+(?P<tok>(?=[A-Za-z0-9+/=._~-]*[
 # is a uid:gid elsewhere, so the password part must hold a non-digit)
 _USER_FLAG = re.compile(r"(?:^|(?<=\s))(?:-u|--user|--proxy-user)(?:\s+|=)[^\s:'\"]+:"
                         r"(?P<pw>(?=[^\s'\"]*[^\d\s'\"])[^\s'\"]+)")
+# Shell strings (redaction only). `NAME=value` whose NAME is a credential (PGPASSWORD=...,
+# export STRIPE_KEY=...); `--flag value` whose flag is one (`--db-password s3cret`); and the tools
+# that take a password by a short flag: `mysql -pS3cret` (attached), `redis-cli -a`, `sshpass -p`,
+# `mongosh -p`. A flag's value never starts with '-' (that is the next flag).
+_SHELL_VALUE = r"(?P<value>'[^']*'|\"[^\"]*\"|[^\s'\";&|)`]+)"
+_ASSIGN = re.compile(r"(?:^|(?<=[\s;&|(`'\"]))(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)=" + _SHELL_VALUE)
+_LONG_FLAG = re.compile(r"(?:^|(?<=\s))-{1,2}(?P<name>[A-Za-z][A-Za-z0-9_.-]*)[ \t]+(?=[^\s-])" + _SHELL_VALUE)
+_TOOL_FLAG = re.compile(r"(?:^|(?<=[\s;&|(`/'\"]))(?:(?:mysql[a-z]*|mariadb[a-z-]*)(?=\s)[^\n;&|]*?\s-p(?=\S)"
+                        r"|(?:redis-cli(?=\s)[^\n;&|]*?\s-a|sshpass(?=\s)[^\n;&|]*?\s-p"
+                        r"|mongo[a-z]*(?=\s)[^\n;&|]*?\s-p)[ \t]+(?=[^\s-]))" + _SHELL_VALUE)
+# a URL password holding a space (not legal in a URL, but written so in config strings): up to the
+# last '@' on the line that a host follows
+_URL_SPACED = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s:/?#@'\"<>]*:(?P<pw>(?:(?!://)[^\n'\"<>])*\s(?:(?!://)[^\n'\"<>])*)"
+                         r"@[A-Za-z0-9\[]")
 _AWS_KEY = re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}\b")
 _PEM = re.compile(r"-----BEGIN [A-Z0-9 ]{1,60}-----(?:.*?-----END [A-Z0-9 ]{1,60}-----|.*\Z)", re.S)
 _TOKEN = re.compile(r"[A-Za-z0-9+/=_~.-]{20,}")
@@ -139,8 +160,8 @@ def find_in_text(text: str, *, hide_more: bool = True) -> list[Span]:
         spans.append(Span(m.start(), m.end(), "aws-access-key"))
     for m in _AUTH.finditer(text):
         spans.append(Span(m.start("tok"), m.end("tok"), "auth-header"))
-    for m in _USER_FLAG.finditer(text) if hide_more else ():
-        spans.append(Span(m.start("pw"), m.end("pw"), "url-password"))
+    if hide_more:
+        spans += _shell_spans(text)
     precise = list(spans)
     for m in _TOKEN.finditer(text):
         # A JWT or a path splits into parts; each part is judged on its own as well.
@@ -153,6 +174,17 @@ def find_in_text(text: str, *, hide_more: bool = True) -> list[Span]:
                     spans.append(Span(start, start + len(tok), "high-entropy"))
                 break
     return _merge(spans)
+
+
+def _shell_spans(text: str) -> list[Span]:
+    """Credentials as a command line or a loose config string carries them (redaction only)."""
+    spans = [Span(m.start("pw"), m.end("pw"), "url-password")
+             for rx in (_USER_FLAG, _URL_SPACED) for m in rx.finditer(text)]
+    for rx in (_ASSIGN, _LONG_FLAG):
+        spans += [Span(m.start("value"), m.end("value"), "parameter")
+                  for m in rx.finditer(text) if loose_secret_key(m.group("name"))]
+    spans += [Span(m.start("value"), m.end("value"), "parameter") for m in _TOOL_FLAG.finditer(text)]
+    return spans
 
 
 def _merge(spans: list[Span]) -> list[Span]:

@@ -69,7 +69,7 @@ def planted(draw) -> tuple[str, dict]:
     """(secret, a resource holding it somewhere a credential can hide)."""
     place = draw(st.sampled_from(["configmap-key", "env", "annotation", "values-object", "values-string",
                                   "parameters", "url", "query", "jdbc", "jdbc-oracle", "aws", "pem", "entropy",
-                                  "embedded-file"]))
+                                  "embedded-file", "shell"]))
     word = draw(st.sampled_from(["password", "passwd", "secret", "token", "apikey", "key", "pwd", "pass"]))
     secret = "Zq" + draw(_text(ALNUM + "@/!$%*+-_ .:#&=?", 6, 30)).strip() + "9k"
     if place == "configmap-key":
@@ -95,6 +95,12 @@ def planted(draw) -> tuple[str, dict]:
                 "env": f"export {k}={secret}\nMODE=x\n",
                 "json": json.dumps({"port": 8080, "auth": {k: secret}})}[fmt]
         return secret, _cm("c", {"application.conf": text})
+    if place == "shell":  # a password on a command line
+        v = "S" + draw(_text(ALNUM + "@/!%*+_.:#=?~^", 6, 24)) + "s"
+        line = draw(st.sampled_from([f"mysql -h db -u app -p{v} shop", f"{_key(word, draw).upper()}={v} ./run.sh",
+                                     f"app --{_key(word, draw).lower()} {v} --port 8080", f"redis-cli -a {v} ping",
+                                     f"sshpass -p {v} ssh backup@host", f"mongodump -u admin -p {v} --out /b"]))
+        return v, _deploy("d", args=["sh", "-c", f"set -e; {line}"])
     if place == "url":
         pw = "P" + draw(_text(URL_PW, 6, 24)) + "w"
         scheme = draw(st.sampled_from(["postgres", "mongodb+srv", "redis", "amqp", "https"]))
@@ -228,6 +234,16 @@ HELD_OUT = {
     "curl-user-equals": _deploy("d", args=[f"--user=admin:{HIDDEN}"]),
     "crd-spec-pass": {"apiVersion": "x.io/v1", "kind": "Db", "metadata": {"name": "c"}, "spec": {"adminPass": HIDDEN}},
     "crd-spec-pwd": {"apiVersion": "x.io/v1", "kind": "Db", "metadata": {"name": "c"}, "spec": {"DB_PWD": HIDDEN}},
+    # a password on a command line or in a loose config string
+    "mysql-attached-p": _deploy("d", args=["-c", f"mysqldump -h db -uroot -p{HIDDEN} shop > /backup/shop.sql"]),
+    "mysql-quoted-p": _deploy("d", args=["sh", "-c", f"mysql -p'{HIDDEN}' shop"]),
+    "env-assignment": _deploy("d", args=["-c", f"PGPASSWORD={HIDDEN} pg_dump -h db shop"]),
+    "export-assignment": _cm("c", {"init.sh": f"#!/bin/sh\nexport STRIPE_KEY='{HIDDEN}'\nexec app\n"}),
+    "flag-space-value": _deploy("d", args=["-c", f"app --db-password {HIDDEN} --port 8080"]),
+    "redis-cli-a": _deploy("d", args=["sh", "-c", f"redis-cli -h redis -a {HIDDEN} ping"]),
+    "sshpass-p": _deploy("d", args=["-c", f"sshpass -p {HIDDEN} scp x backup@host:/"]),
+    "mongosh-p": _deploy("d", args=["-c", f"mongosh --host db -u admin -p {HIDDEN} --eval 1"]),
+    "url-password-with-space": _cm("c", {"url": f"postgres://u:pa {HIDDEN}@db.example.com/shop"}),
     "crd-spec-named-key": {"apiVersion": "x.io/v1", "kind": "Db", "metadata": {"name": "c"}, "spec": {"stripeKey": HIDDEN}},
 }
 
@@ -247,6 +263,16 @@ def test_the_words_basic_and_bearer_alone_are_not_secrets(value):
 
 def test_a_uid_gid_pair_after_dash_u_is_not_a_password():
     assert not find_in_text("docker run -u 1000:1000 image")
+
+
+@pytest.mark.parametrize("command", [
+    "mysql -h db -u app shop", "mysql -p", "docker run -p 8080:80 img", "app --port 8080", "PATH=/usr/bin:/bin",
+    "app --token-file /var/run/secrets/token", "redis-cli ping", "LOG_LEVEL=debug app --key-id 42",
+    "helm upgrade --set image.tag=1.2 x", "pass the token to the vault", "https://a.example.com/x@y",
+])
+def test_commands_without_a_credential_keep_every_word(command):
+    """Redaction reads shell strings for passwords, not every flag or assignment."""
+    assert not find_in_text(command)
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])

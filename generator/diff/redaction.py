@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import yaml
 
-from ..credentials import broad_secret_key, find_in_text, replace_spans, secret_key
+from ..credentials import broad_secret_key, find_in_text, loose_secret_key, replace_spans, secret_key
 
 _CRED_MAPKEY = re.compile(r"password|passwd|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credential|client[_-]?secret|auth[_-]?key|dsn", re.I)
 # mapping keys that name or point to a secret rather than hold one
@@ -98,7 +98,7 @@ def _redact(obj: Any, on_secret: Callable[[tuple, Any], Any]) -> Any:
                 p = path + (_segment(item, i),)
                 prev = node[i - 1] if i else None
                 flag = _FLAG.match(prev) if isinstance(prev, str) else None
-                if flag and isinstance(item, str) and not item.startswith("-") and secret_key(flag.group(1)):
+                if flag and isinstance(item, str) and not item.startswith("-") and loose_secret_key(flag.group(1)):
                     out.append(on_secret(p, item))  # args: ["--db-password", "<the password>"]
                 else:
                     out.append(walk(item, p, parent_key, broad))
