@@ -21,12 +21,25 @@ LABEL_VALUE = re.compile(r"\A(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?\Z")
 # kind -> (max length, pattern, what Kubernetes calls the rule). Others: DNS-1123 subdomain, 253.
 NAME_RULES = {
     "Service": (63, DNS1035_LABEL, "a DNS-1035 label: lower-case letters, digits, '-', starting with a letter"),
-    "Namespace": (63, DNS1123_LABEL, "a DNS-1123 label"),
+    "Namespace": (63, DNS1123_LABEL, "a DNS-1123 label: lower-case letters, digits and '-', starting and ending alphanumeric"),
     "StatefulSet": (63, DNS1123_LABEL, "a DNS-1123 label (its pods' names become labels)"),
     "Job": (63, DNS1123_LABEL, "a DNS-1123 label (the job-name label holds it)"),
     "CronJob": (52, DNS1123_SUBDOMAIN, "52 characters (the Jobs it creates append 11)"),
 }
-DEFAULT_RULE = (253, DNS1123_SUBDOMAIN, "a DNS-1123 subdomain")
+# RBAC objects take any path segment (`system:aggregate-to-edit`): no '/', no '%', not '.' or '..'.
+PATH_SEGMENT = re.compile(r"\A(?!\.{1,2}\Z)[^/%]+\Z")
+for _kind in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"):
+    NAME_RULES[_kind] = (253, PATH_SEGMENT, "a path segment: no '/' or '%', not '.' or '..'")
+DEFAULT_RULE = (253, DNS1123_SUBDOMAIN, "a DNS-1123 subdomain: lower-case letters, digits, '-' and '.', "
+                                        "starting and ending alphanumeric")
+# ConfigMap and Secret data keys
+DATA_KEY = re.compile(r"\A(?!\.{1,2}\Z)[-._a-zA-Z0-9]+\Z")
+
+
+def bad_name(kind: str, name: str) -> tuple[int, str] | None:
+    """(limit, rule) when the API server would refuse `name` for a `kind`, else None."""
+    limit, pattern, rule = NAME_RULES.get(kind, DEFAULT_RULE)
+    return None if len(name) <= limit and pattern.match(name) else (limit, rule)
 
 
 def name_problems(docs: Iterable[Document]) -> list[Problem]:
@@ -36,11 +49,10 @@ def name_problems(docs: Iterable[Document]) -> list[Problem]:
         kind = str(obj.get("kind") or "")
         meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
         name = meta.get("name")
-        if isinstance(name, str):
-            limit, pattern, rule = NAME_RULES.get(kind, DEFAULT_RULE)
-            if len(name) > limit or not pattern.match(name):
-                out.append(_problem(doc, f"{kind} name '{name}' ({len(name)} characters) does not fit Kubernetes' "
-                                         f"limit of {limit} characters for a {kind} name ({rule})", limit, len(name) - limit))
+        if isinstance(name, str) and (bad := bad_name(kind, name)):
+            limit, rule = bad
+            out.append(_problem(doc, f"{kind} name '{name}' ({len(name)} characters) does not fit Kubernetes' "
+                                     f"limit of {limit} characters for a {kind} name ({rule})", limit, len(name) - limit))
         for where, labels in _label_maps(obj):
             for key, value in labels.items():
                 if isinstance(value, str) and (len(value) > 63 or not LABEL_VALUE.match(value)):

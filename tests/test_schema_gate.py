@@ -322,3 +322,49 @@ def test_metadata_name_is_required_like_the_api_server_does():
     findings, _ = validate_documents(parse_manifests(text, "n.yaml"))
     assert [(f.message, f.line) for f in findings] == [("metadata.name: required field is missing", 1),
                                                        ("metadata.name: required field is missing", 7)]
+
+
+def _named(kind: str, name: str, api_version: str = "v1", extra: str = "") -> str:
+    return f"apiVersion: {api_version}\nkind: {kind}\nmetadata:\n  name: {name}\n{extra}"
+
+
+@pytest.mark.parametrize("kind, api_version, name", [
+    ("ConfigMap", "v1", '"\u0441\u0430fe-config"'),  # Cyrillic lookalikes
+    ("ConfigMap", "v1", "My-Config"),
+    ("Deployment", "apps/v1", "api_gateway"),
+    ("Secret", "v1", "db-creds-"),
+    ("Service", "v1", "1api"),                          # a Service name must start with a letter
+    ("Service", "v1", "orders.v2"),                     # ... and holds no dot
+    ("Namespace", "v1", "shop.prod"),
+    ("ServiceAccount", "v1", "x" * 254),
+    ("CronJob", "batch/v1", "nightly-" + "x" * 50),     # the Jobs it creates append 11 characters
+    ("ClusterRole", "rbac.authorization.k8s.io/v1", "team/readers"),
+    ("Certificate", "cert-manager.io/v1", "Shop-TLS"),  # custom resources follow the same rule
+])
+def test_a_name_the_api_server_refuses_is_a_finding_at_its_line(kind, api_version, name):
+    findings, _ = validate_documents(parse_manifests(_named(kind, name, api_version), "n.yaml"))
+    name_findings = [f for f in findings if f.message.startswith("metadata.name:")]
+    assert len(name_findings) == 1 and name_findings[0].line == 4 and name_findings[0].rule_id == RULE_INVALID
+    assert f"is not a valid {kind} name: it must be" in name_findings[0].message
+
+
+@pytest.mark.parametrize("kind, api_version, name", [
+    ("ConfigMap", "v1", "kube-root-ca.crt"),
+    ("Deployment", "apps/v1", "a"),
+    ("Service", "v1", "api-gateway"),
+    ("ClusterRole", "rbac.authorization.k8s.io/v1", "system:aggregate-to-edit"),
+    ("ClusterRoleBinding", "rbac.authorization.k8s.io/v1", "system:Controller:x"),
+    ("Secret", "v1", "sh.helm.release.v1.shop.v3"),
+])
+def test_names_the_api_server_takes_are_not_findings(kind, api_version, name):
+    findings, _ = validate_documents(parse_manifests(_named(kind, name, api_version), "n.yaml"))
+    assert [f.message for f in findings if f.message.startswith("metadata.name:")] == []
+
+
+def test_configmap_and_secret_keys_must_be_file_names():
+    text = _named("ConfigMap", "c", extra='data:\n  app.properties: x\n  "a/b": y\n  "..": z\n  "caf\u00e9": w\n') + \
+        "---\n" + _named("Secret", "s", extra='stringData:\n  "tls key": x\n  tls.key: y\n')
+    findings, _ = validate_documents(parse_manifests(text, "k.yaml"))
+    assert [(f.resource.name, f.message.split(": key ")[0], f.line) for f in findings] == [
+        ("c", "data.a/b", 7), ("c", 'data[".."]', 8), ("c", "data.caf\u00e9", 9), ("s", "stringData.tls key", 16)]
+    assert all(f.rule_id == RULE_INVALID and "is not a valid" in f.message for f in findings)
