@@ -8,6 +8,7 @@ these names lazily, so `import generator` stays cheap.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Callable, Sequence
@@ -293,6 +294,28 @@ def clear_cache(cache_dir: Path | None = None) -> tuple[Path, bool]:
         return path, clear_cache_dir(path)
     except ValueError as exc:
         raise DrydockError(str(exc), file=str(path), hint="point --cache-dir at a drydock cache folder") from None
+
+
+def prune_cache(cache_dir: Path | None = None, *, max_size: int | str | None = None,
+                max_days: float | None = None) -> tuple[Path, int, int, int]:
+    """Shrink the cache: entries unused for `max_days` go, then the least recently used until
+    the rest fit in `max_size` (bytes, or "500M" / "2G"; defaults: 30 days, 1G; a gated run
+    does this once a day). Returns (folder, files removed, bytes freed, bytes kept)."""
+    from .gate.cache import DEFAULT_MAX_BYTES, DEFAULT_MAX_DAYS, default_cache_dir, prune_cache_dir
+
+    path = Path(cache_dir) if cache_dir else default_cache_dir()
+    size = DEFAULT_MAX_BYTES if max_size is None else _bytes(max_size)
+    if max_days is not None and not max_days >= 0:
+        raise DrydockError(f"--max-age {max_days}: not a number of days", hint="e.g. --max-age 30 (0 keeps nothing)")
+    removed, freed, kept = prune_cache_dir(path, size, DEFAULT_MAX_DAYS if max_days is None else max_days)
+    return path, removed, freed, kept
+
+
+def _bytes(size: int | str) -> int:
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMG]?)i?B?\s*", str(size), re.I)
+    if not m:
+        raise DrydockError(f"--max-size {size!r}: not a size", hint="bytes, or a number with K, M or G (e.g. 500M, 2G)")
+    return int(float(m.group(1)) * 1024 ** " KMG".index(m.group(2).upper() or " "))
 
 
 def format_report(report: Report, fmt: str = "text", *, color: bool = False) -> str:

@@ -548,13 +548,34 @@ def cache() -> None:
     """Manage the gate result cache (~/.cache/drydock)."""
 
 
+_CACHE_DIR = click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                          help="The cache folder (default: ~/.cache/drydock).")
+
+
 @cache.command("clear")
-@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@_CACHE_DIR
 @click.pass_obj
 def cache_clear(state: State, cache_dir) -> None:
     """Delete the cache. Always safe: the next run recomputes everything."""
     path, removed = api.clear_cache(cache_dir)
     state.info(f"removed {path}" if removed else f"{path} did not exist")
+
+
+@cache.command("prune")
+@_CACHE_DIR
+@click.option("--max-size", default=None, metavar="SIZE", help="Keep at most this much: bytes, or 500M, 2G (default 1G).")
+@click.option("--max-age", type=float, default=None, metavar="DAYS", help="Drop entries unused for this many days (default 30).")
+@click.pass_obj
+def cache_prune(state: State, cache_dir, max_size, max_age) -> None:
+    """Drop entries unused for --max-age days, then the least recently used until the rest fit
+    in --max-size. A gated run does this with the defaults once a day.
+
+    \b
+      drydock cache prune                  # the defaults: 30 days, 1G
+      drydock cache prune --max-size 200M  # a small CI cache
+    """
+    path, removed, freed, kept = api.prune_cache(cache_dir, max_size=max_size, max_days=max_age)
+    state.info(f"{path}: removed {removed} entries ({freed / 2**20:.1f} MiB); {kept / 2**20:.1f} MiB kept")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from typing import Callable, Iterator, Sequence
 from .errors import InputError
 from .gate import GateContext
 from .core import Report, Severity
-from .gate.cache import check_cache_dir, default_cache_dir
+from .gate.cache import check_cache_dir, default_cache_dir, prune_if_due
 from .gate.engines import DEFAULT_ENGINES
 from .gate.runner import run_gates
 from .gate.waivers import load_repo_waivers, load_waivers
@@ -274,6 +274,8 @@ def gate_envs(root: Path, docs: dict, contexts: dict, platform: Platform | None,
     # Stored only if the inputs still hash the same after the run (an edit during it is not ours to keep).
     if verdicts and run_key(docs, contexts, opts.engines, charts, lines) == key:
         verdicts.put(key, run)
+    if first.cache_dir:
+        prune_if_due(first.cache_dir)  # once a day: entries unused for 30 days, then LRU down to 1 GiB
     return judge(run, docs, contexts, opts.engines, waivers, None, shard, complete_envs, input_findings)
 
 

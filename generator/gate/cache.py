@@ -215,12 +215,14 @@ class MacStore:
         return hmac.new(self.secret, msg, hashlib.sha256).hexdigest()
 
     def get_bytes(self, key: str) -> bytes | None:
-        raw = _read_entry(self.path_for(key))
+        path = self.path_for(key)
+        raw = _read_entry(path)
         if raw is None:
             return None
         mac, sep, payload = raw.partition(b"\n")
         if not sep or not hmac.compare_digest(mac, self._mac(key, payload).encode()):
             return None
+        _mark_used(path)
         return payload
 
     def put_bytes(self, key: str, payload: bytes) -> bool:
@@ -343,3 +345,81 @@ def clear_cache_dir(root: Path | str) -> bool:
         doomed = root
     shutil.rmtree(doomed, ignore_errors=doomed is root)
     return True
+
+
+# --- pruning: the cache is bounded by age and size, least recently used first ----------------
+DEFAULT_MAX_BYTES = 1 << 30
+DEFAULT_MAX_DAYS = 30
+_PRUNE_STAMP = ".last-prune"
+_DAY = 86400
+_ENTRY_NAME = re.compile(r"\A[0-9a-f]{14,126}\.(?:bin|json)\Z")
+_SHARD_NAME = re.compile(r"\A[0-9a-f]{2}\Z")
+
+
+def _mark_used(path: Path) -> None:
+    """A hit moves the entry's mtime to now, at most once a day (pruning reads mtime as last use)."""
+    try:
+        if time.time() - os.stat(path, follow_symlinks=False).st_mtime > _DAY:
+            os.utime(path, follow_symlinks=False)
+    except OSError:
+        pass
+
+
+def prune_cache_dir(root: Path | str, max_bytes: int = DEFAULT_MAX_BYTES, max_days: float = DEFAULT_MAX_DAYS,
+                    now: float | None = None) -> tuple[int, int, int]:
+    """Delete entries unused for `max_days`, then the least recently used until the entries
+    total at most `max_bytes`; also temp files a killed write left. Returns (files removed,
+    bytes freed, bytes kept). Only entry-shaped files under a folder tagged as our cache are
+    touched; anything else in it is left alone."""
+    root = Path(root)
+    if not (root / _TAG_NAME).is_file():
+        return 0, 0, 0
+    now = time.time() if now is None else now
+    entries, doomed = [], []
+    for folder, dirs, files in os.walk(root):  # never follows a linked folder
+        in_shard = _SHARD_NAME.match(Path(folder).name) is not None
+        for name in files:
+            path = os.path.join(folder, name)
+            try:
+                st = os.stat(path, follow_symlinks=False)
+            except OSError:
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            if name.startswith(".tmp-") and now - st.st_mtime > 3600:
+                doomed.append((path, st.st_size))
+            elif in_shard and _ENTRY_NAME.match(name):
+                entries.append((st.st_mtime, st.st_size, path))
+    entries.sort()
+    total = sum(size for _, size, _ in entries)
+    for mtime, size, path in entries:
+        if now - mtime <= max_days * _DAY and total <= max_bytes:
+            break
+        doomed.append((path, size))
+        total -= size
+    removed = freed = 0
+    for path, size in doomed:
+        try:
+            os.unlink(path)
+        except OSError:
+            continue
+        removed, freed = removed + 1, freed + size
+    try:
+        (root / _PRUNE_STAMP).touch()
+    except OSError:
+        pass
+    return removed, freed, total
+
+
+def prune_if_due(root: Path | str) -> None:
+    """The automatic prune, at most once a day per cache folder, with the defaults; never fails a run."""
+    try:
+        if time.time() - os.stat(Path(root) / _PRUNE_STAMP).st_mtime < _DAY:
+            return
+    except OSError:
+        pass
+    try:
+        prune_cache_dir(root)
+    except OSError:
+        pass
+
