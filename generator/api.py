@@ -179,6 +179,10 @@ def validate(paths: Sequence[str] | str | None = None, root: Path | str = ".", *
         return result
     findings, skipped, count = validate_paths(rest or [str(root / "rendered")], strict_kinds=strict_kinds,
                                               validator=validator, stdin=stdin)
+    if not count and not findings:
+        from .pipeline import nothing_to_check
+
+        raise nothing_to_check(rest or [str(root / "rendered")])
     result.report = Report(findings, Severity.LOW, count, skipped=list(skipped))
     result.documents = count
     return result

@@ -7,6 +7,7 @@ object (usually a service name that is too long once suffixes such as `-config` 
 """
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Iterable
 
@@ -40,6 +41,25 @@ def bad_name(kind: str, name: str) -> tuple[int, str] | None:
     """(limit, rule) when the API server would refuse `name` for a `kind`, else None."""
     limit, pattern, rule = NAME_RULES.get(kind, DEFAULT_RULE)
     return None if len(name) <= limit and pattern.match(name) else (limit, rule)
+
+
+def refused_names(kind: str, meta: dict, obj: dict) -> list[tuple[list, str]]:
+    """What the API server refuses beyond the OpenAPI schema: the object's name format and
+    ConfigMap / Secret data keys (the sync would fail on them, after review)."""
+    out: list[tuple[list, str]] = []
+    name = meta.get("name")
+    if isinstance(name, str) and name and (bad := bad_name(kind, name)):
+        limit, rule = bad
+        out.append((["metadata", "name"], f"{json.dumps(name)} is not a valid {kind} name: it must be {rule}, "
+                                          f"at most {limit} characters"))
+    if kind in ("ConfigMap", "Secret"):
+        for field in ("data", "binaryData", "stringData"):
+            keys = obj.get(field) if isinstance(obj.get(field), dict) else {}
+            for key in keys:
+                if not (isinstance(key, str) and len(key) <= 253 and DATA_KEY.match(key)):
+                    out.append(([field, str(key)], f"key {json.dumps(str(key))} is not a valid {kind} key: letters, "
+                                                   "digits, '-', '_' and '.' (not '.' or '..'), at most 253 characters"))
+    return out
 
 
 def name_problems(docs: Iterable[Document]) -> list[Problem]:

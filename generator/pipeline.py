@@ -358,6 +358,14 @@ def _existing_paths(rendered: RenderedEnv) -> list[str]:
     return sorted({f"{rendered.env}/{f.path.split('/', 1)[0]}" for f in rendered.files})
 
 
+def nothing_to_check(paths: Sequence[str]) -> InputError:
+    """`helm template ... | drydock check -` with a failed helm pipes nothing: that is never a pass."""
+    shown = [("<stdin>" if p == "-" else p) for p in paths]
+    return InputError(f"no Kubernetes documents in {', '.join(shown)}: nothing was checked", file=shown[0],
+                      hint="if a command writes them (helm template ... | drydock check -), check that it "
+                           "succeeded (`set -o pipefail`); an empty input is never a pass")
+
+
 def check_paths(root: Path, paths: Sequence[str], env: str | None, opts: GateOptions,
                 progress: Callable[[str], None] = lambda m: None,
                 warn: Callable[[str], None] = lambda m: None, stdin=None,
@@ -378,6 +386,8 @@ def check_paths(root: Path, paths: Sequence[str], env: str | None, opts: GateOpt
     root = Path(root)
     started = time.perf_counter()
     docs, problems = read_manifests_tolerant(paths, stdin=stdin)
+    if not docs and not problems:
+        raise nothing_to_check(paths)
     if timings is not None:
         timings["read"] = time.perf_counter() - started
     # A `# Source:` header only helps where that input file exists: elsewhere (a rendered file

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 from ...errors import EngineError, InputError
 from ...core import Document, Finding, Resource, Severity
-from ...k8snames import DATA_KEY, bad_name
+from ...k8snames import refused_names
 
 ENGINE = "schema"
 RULE_INVALID = "DD-SCHEMA-001"
@@ -294,7 +294,7 @@ def _check(docs: Sequence[Document], strict_kinds: bool) -> tuple[list[Finding],
             name = meta.get("name")
             if name is None or name == "":
                 described.append((["metadata", "name"], "required field is missing" if name is None else "must not be empty"))
-        described += _api_server_names(kind, meta if isinstance(meta, dict) else {}, obj)
+        described += refused_names(kind, meta if isinstance(meta, dict) else {}, obj)
         if not described:
             continue
         seen = set()
@@ -307,25 +307,6 @@ def _check(docs: Sequence[Document], strict_kinds: bool) -> tuple[list[Finding],
         if len(described) > _MAX_ERRORS_PER_DOC:
             findings.append(_finding(doc, RULE_INVALID, f"... and {len(described) - _MAX_ERRORS_PER_DOC} more schema errors", doc.line))
     return findings, unknown
-
-
-def _api_server_names(kind: str, meta: dict, obj: dict) -> list[tuple[list, str]]:
-    """What the API server refuses beyond the OpenAPI schema: the object's name format and
-    ConfigMap / Secret data keys (the sync would fail on them, after review)."""
-    out: list[tuple[list, str]] = []
-    name = meta.get("name")
-    if isinstance(name, str) and name and (bad := bad_name(kind, name)):
-        limit, rule = bad
-        out.append((["metadata", "name"], f"{json.dumps(name)} is not a valid {kind} name: it must be {rule}, "
-                                          f"at most {limit} characters"))
-    if kind in ("ConfigMap", "Secret"):
-        for field in ("data", "binaryData", "stringData"):
-            keys = obj.get(field) if isinstance(obj.get(field), dict) else {}
-            for key in keys:
-                if not (isinstance(key, str) and len(key) <= 253 and DATA_KEY.match(key)):
-                    out.append(([field, str(key)], f"key {json.dumps(str(key))} is not a valid {kind} key: letters, "
-                                                   "digits, '-', '_' and '.' (not '.' or '..'), at most 253 characters"))
-    return out
 
 
 # --- whole-path validation (the CLI path): read + validate, split over CPU cores -------------
