@@ -376,7 +376,7 @@ def prune_cache_dir(root: Path | str, max_bytes: int = DEFAULT_MAX_BYTES, max_da
         return 0, 0, 0
     now = time.time() if now is None else now
     entries, doomed = [], []
-    for folder, dirs, files in os.walk(root):  # never follows a linked folder
+    for folder, _dirs, files in os.walk(root):  # never follows a linked folder
         in_shard = _SHARD_NAME.match(Path(folder).name) is not None
         for name in files:
             path = os.path.join(folder, name)
@@ -422,4 +422,3 @@ def prune_if_due(root: Path | str) -> None:
         prune_cache_dir(root)
     except OSError:
         pass
-
