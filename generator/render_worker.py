@@ -92,7 +92,8 @@ def _run_worker(platform: Platform, env: str) -> bytes:
     ctx = _context()
     receive, send = ctx.Pipe(duplex=False)
     # The forkserver froze its environment and folder when it started; the worker takes ours.
-    proc = ctx.Process(target=_work, args=(send, _dumps(platform), env, dict(os.environ), os.getcwd()),
+    ignores_ctrl_c = signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # e.g. started as `drydock ... &` in a script
+    proc = ctx.Process(target=_work, args=(send, _dumps(platform), env, dict(os.environ), os.getcwd(), ignores_ctrl_c),
                        name=f"drydock-render-{env}", daemon=True)
     proc.start()
     send.close()  # the worker holds the only write end: EOF as soon as it is gone
@@ -119,6 +120,9 @@ def _run_worker(platform: Platform, env: str) -> bytes:
                           "nothing was written", file=file,
                           hint=f"check that cdk8s's Node runs (JSII_NODE); {ENV_VAR}=never --debug renders in this "
                                "process and shows the traceback")
+    if proc.exitcode == -signal.SIGINT:
+        # Ctrl-C reached the worker's process group; this process may not have raised it yet.
+        raise KeyboardInterrupt
     if proc.exitcode and proc.exitcode < 0:
         what = f"was killed by signal {signal.Signals(-proc.exitcode).name}"
     elif proc.exitcode:
@@ -130,9 +134,11 @@ def _run_worker(platform: Platform, env: str) -> bytes:
                            "render fewer envs at a time (--env)")
 
 
-def _work(send, platform_bytes: bytes, env: str, environ: dict[str, str], cwd: str) -> None:
+def _work(send, platform_bytes: bytes, env: str, environ: dict[str, str], cwd: str, ignores_ctrl_c: bool = False) -> None:
     """The worker: render, send two messages (status, body), stop Node, exit."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends the worker quietly; the parent reports it
+    # Ctrl-C ends the worker quietly and the parent reports the interruption; unless the parent
+    # ignores Ctrl-C, then so does its worker (the fork server ignores it for its own sake).
+    signal.signal(signal.SIGINT, signal.SIG_IGN if ignores_ctrl_c else signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.environ.clear()
     os.environ.update(environ)  # JSII_NODE, NODE_OPTIONS, TMPDIR, ... as the caller has them now

@@ -66,6 +66,9 @@ class Crash:
 def _crash(how: str):
     if how == "sigkill":  # what the kernel's OOM killer does
         os.kill(os.getpid(), signal.SIGKILL)
+    if how == "sigint":  # Ctrl-C reaching the worker (the test's own process is not interrupted)
+        os.kill(os.getpid(), signal.SIGINT)
+        raise RuntimeError("survived Ctrl-C")
     if how == "exit":
         os._exit(3)
     raise RuntimeError("boom")
@@ -81,6 +84,22 @@ def test_a_worker_that_crashes_is_an_engine_error(how, says):
         render_in_worker(Crash(how), "dev")
     assert says in str(exc.value) and "nothing was written" in str(exc.value)
     assert exc.value.problems[0].hint
+
+
+def test_ctrl_c_that_ends_a_worker_is_an_interruption_not_an_engine_error():
+    """Ctrl-C reaches the whole process group; whichever process sees it first, the run ends as
+    interrupted (exit 130), not as a broken engine (exit 2)."""
+    with pytest.raises(KeyboardInterrupt):
+        render_in_worker(Crash("sigint"), "dev")
+
+
+def test_a_worker_ignores_ctrl_c_when_its_parent_does():
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as `drydock synth &` in a script starts
+    try:
+        with pytest.raises(EngineError, match="survived Ctrl-C"):
+            render_in_worker(Crash("sigint"), "dev")
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 def test_a_worker_takes_the_callers_environment_and_folder_of_now(platform, monkeypatch, tmp_path):
