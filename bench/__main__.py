@@ -9,9 +9,24 @@ import time
 BENCHES = ["speed_bench", "rss_bench", "render_bench", "schema_bench", "policy_bench", "trivy_bench", "gate_bench", "helm_bench"]
 
 
+USAGE = f"""usage: python -m bench [--quick] [BENCH ...]
+
+Runs every benchmark (or the ones named), each against a peer measured in the same run, and
+prints their figures and the ratios against the targets. --quick: smaller corpora and fewer
+repeats (minutes instead of ~10). Benchmarks: {", ".join(BENCHES)}.
+"""
+
+
 def main() -> int:
+    if {"-h", "--help"} & set(sys.argv[1:]):
+        print(USAGE, end="")
+        return 0
     quick = "--quick" in sys.argv
     only = [a for a in sys.argv[1:] if not a.startswith("-")]
+    unknown = [a for a in only if a not in BENCHES] + [a for a in sys.argv[1:] if a.startswith("-") and a != "--quick"]
+    if unknown:
+        print(f"error: unknown {' '.join(unknown)}\n  fix: {USAGE.splitlines()[0]}", file=sys.stderr)
+        return 2
     print(f"drydock bench ({'quick' if quick else 'full'}) on {platform.machine()}, Python {platform.python_version()}, "
           f"{time.strftime('%Y-%m-%d')}")
     results, failed = {}, []
