@@ -2,7 +2,6 @@
 bump is a one-line change, and a broken catalogue is exit 2 with file:line."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest

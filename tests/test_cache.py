@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from generator.gate import GateContext
-from generator.gate.cache import FORMAT_VERSION, ResultCache, clear_cache_dir, default_cache_dir
+from generator.gate.cache import FORMAT_VERSION, ResultCache, clear_cache_dir
 from generator.gate.engines.trivy import TrivyGate, find_trivy
 from generator.core import Document, SourceRef
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 
 import pytest
 from hypothesis import HealthCheck, given, settings

@@ -6,7 +6,6 @@ Each fake wraps the real binary where it can, so everything else stays real.
 """
 from __future__ import annotations
 
-import os
 import socket
 import sys
 import threading

@@ -160,7 +160,7 @@ def _inject(repo: Path, env: str, addon: str, values: dict) -> int:
     else:
         text = text.rstrip("\n") + "\n  addons:\n" + indented
     path.write_text(text)
-    return text.splitlines().index(f"      values:", text.splitlines().index(f"    {addon}:")) + 1
+    return text.splitlines().index("      values:", text.splitlines().index(f"    {addon}:")) + 1
 
 
 @pytest.mark.parametrize("env,addon,values,template", [

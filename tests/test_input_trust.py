@@ -3,7 +3,6 @@ refuse, config values YAML would change, non-finite numbers, patterns that let a
 newline through, keys of user maps. Each is exit 2 with file:line and a fix, never a hang."""
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
