@@ -322,6 +322,22 @@ def _bytes(size: int | str) -> int:
     return int(float(m.group(1)) * 1024 ** " KMG".index(m.group(2).upper() or " "))
 
 
+def stop_work() -> None:
+    """For a caller about to exit after an interruption: kill the Trivy scans still running (they
+    run in their own session, so Ctrl-C does not reach them, and exit would wait for them) and
+    make jsii's exit hook quiet (Ctrl-C killed its Node too)."""
+    import sys
+
+    if "generator.gate.engines.trivy" in sys.modules:
+        from .gate.engines.trivy import stop_running
+
+        stop_running()
+    if "jsii" in sys.modules:
+        from .cdk8s_runtime import quiet_exit_hook
+
+        quiet_exit_hook()
+
+
 def format_report(report: Report, fmt: str = "text", *, color: bool = False) -> str:
     """A report as text in one of `report_formats()` (json is the stable contract; the rest are views of it)."""
     from .gate.reporters import render_report

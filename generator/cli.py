@@ -95,9 +95,11 @@ def main(argv: list[str] | None = None) -> None:
             click.echo(f"  fix: {exc.fix}", err=True)
         rc = exc.exit_code
     except click.exceptions.Abort:
+        api.stop_work()
         click.echo("error: interrupted", err=True)
         rc = interrupted(signal.SIGINT)
     except Interrupted as exc:  # promote undid its edit before getting here
+        api.stop_work()
         click.echo(f"error: interrupted by signal {exc.signum}; the edit in progress was undone", err=True)
         click.echo("  fix: run the command again", err=True)
         rc = interrupted(exc.signum)

@@ -267,7 +267,13 @@ def gate_envs(root: Path, docs: dict, contexts: dict, platform: Platform | None,
             # Trivy judges the render while helm expands the add-ons; it then gets only their objects.
             early = start_background(docs, recording, opts.engines, progress, timings, shard)
         started = time.perf_counter()
-        gated = expand_addons(root, docs, platform, opts, progress)
+        try:
+            gated = expand_addons(root, docs, platform, opts, progress)
+        except BaseException:
+            if early:  # a failed expansion ends the run: its early Trivy scan must not hold the exit
+                from .gate.engines.trivy import stop_running
+                stop_running()
+            raise
         timings["helm"] = timings.get("helm", 0.0) + time.perf_counter() - started
     run = run_engines(gated, recording, opts.engines, progress, timings, shard, early)
     run.warnings = list(dict.fromkeys(warnings))

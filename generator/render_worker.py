@@ -15,13 +15,11 @@ crashes, is killed or answers garbage is an EngineError (exit 2), never a partia
 from __future__ import annotations
 
 import copyreg
-import inspect
 import io
 import multiprocessing
 import os
 import pickle
 import signal
-import sys
 import tempfile
 from types import MappingProxyType
 from typing import Callable, Sequence
@@ -161,28 +159,11 @@ def _work(send, platform_bytes: bytes, env: str, environ: dict[str, str], cwd: s
 
 
 def _stop_node() -> None:
-    """Let jsii's Node exit now: its atexit hook, which also removes the 2 MB runtime folder jsii
-    unpacks in TMPDIR, does not run in a multiprocessing worker."""
-    process = _node_process()
-    if process is not None:
-        try:
-            process.stop()
-        except Exception:  # noqa: BLE001  (Node gets EOF on stdin and exits anyway)
-            pass
+    """Let jsii's Node exit now: its atexit hook, which also removes jsii's runtime folder,
+    does not run in a multiprocessing worker."""
+    from .cdk8s_runtime import stop_node
 
-
-def _node_process():
-    """The Node process jsii started in this process, or None. jsii memoizes it in the closure of
-    its provider's `_process` property (reading the property would start one); a test fails if
-    a jsii upgrade moves it (tests/test_render_worker.py: no runtime folder is left behind)."""
-    runtime = sys.modules.get("jsii._runtime")
-    provider = getattr(getattr(runtime, "kernel", None), "provider", None)
-    getter = getattr(inspect.getattr_static(type(provider), "_process", None), "fget", None)
-    code, cells = getattr(getter, "__code__", None), getattr(getter, "__closure__", None)
-    if code is None or not cells or "stored" not in code.co_freevars:
-        return None
-    stored = cells[code.co_freevars.index("stored")].cell_contents
-    return stored[0] if stored else None
+    stop_node()
 
 
 def _context():

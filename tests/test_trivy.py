@@ -297,6 +297,64 @@ def test_hanging_trivy_times_out_and_is_killed(monkeypatch, tmp_path):
     assert time.monotonic() - t0 < 30  # the 60 s sleep was cut short
 
 
+def _wait_for(path: Path) -> None:
+    deadline = time.monotonic() + 60
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert path.exists()
+
+
+def _gone(pid: int) -> bool:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_stop_running_ends_a_scan_in_flight(monkeypatch, tmp_path):
+    """A run that fails or is interrupted elsewhere (helm failed beside an early scan) ends the
+    scans still running instead of waiting for them (each runs in a session of its own)."""
+    import threading
+
+    pid_file = tmp_path / "trivy.pid"
+    monkeypatch.setenv("DRYDOCK_TRIVY", fake_trivy(tmp_path, f"echo $$ > {pid_file}; exec sleep 600"))
+    monkeypatch.setenv("DRYDOCK_TRIVY_TIMEOUT", "600")
+    errors = []
+    scan = threading.Thread(target=lambda: errors.append(pytest.raises(EngineError, TrivyGate().run, [DOC], ctx())))
+    scan.start()
+    _wait_for(pid_file)
+    trivy_mod.stop_running()
+    scan.join(timeout=30)
+    assert not scan.is_alive() and errors  # the scan answered (an engine error), not a pass
+    assert _gone(int(pid_file.read_text()))
+
+
+@pytest.mark.slow  # a real Ctrl-C to a fresh process
+def test_ctrl_c_during_a_scan_exits_at_once_and_quietly(repo_with_render, tmp_path):
+    """trivy runs in a session of its own, so Ctrl-C does not reach it: the CLI must end it,
+    or the exit waits for the scan (here 600 s). jsii's Node dies of the same Ctrl-C: its exit
+    hook must not print a traceback."""
+    import signal
+    import subprocess
+
+    pid_file = tmp_path / "trivy.pid"
+    fake = fake_trivy(tmp_path, f"echo $$ > {pid_file}; exec sleep 600", version='echo "Version: 0.76.0"')
+    proc = subprocess.Popen([sys.executable, "-m", "generator.cli", "synth", "--all", "--no-cache",
+                             "--engines", "schema,trivy"], cwd=repo_with_render, start_new_session=True,
+                            env={**os.environ, "DRYDOCK_TRIVY": fake, "DRYDOCK_TRIVY_TIMEOUT": "600"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for(pid_file)
+    os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C: the foreground group
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "error: interrupted" in err, err
+    assert "Traceback" not in out + err and "Exception ignored" not in err
+    assert _gone(int(pid_file.read_text()))
+
+
 def test_bad_timeout_setting_is_an_error(monkeypatch, tmp_path):
     monkeypatch.setenv("DRYDOCK_TRIVY", fake_trivy(tmp_path, "exit 0"))
     monkeypatch.setenv("DRYDOCK_TRIVY_TIMEOUT", "soon")

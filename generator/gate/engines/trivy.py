@@ -34,6 +34,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
@@ -88,6 +89,20 @@ def _clean_env() -> dict:
     return {k: v for k, v in os.environ.items() if not k.upper().startswith("TRIVY_")}
 
 
+# trivy runs in its own session, so Ctrl-C does not reach it; stop_running() ends what is live.
+_LIVE: set[subprocess.Popen] = set()
+_LIVE_LOCK = threading.Lock()
+
+
+def stop_running() -> None:
+    """Kill every trivy exchange still running (the run was interrupted or failed elsewhere):
+    their threads then end at once instead of holding the exit until each scan is done."""
+    with _LIVE_LOCK:
+        live = list(_LIVE)
+    for proc in live:
+        _kill_group(proc, quiet=True)
+
+
 def _run(argv: list[str], timeout: float, cwd: str | None = None) -> tuple[int, str, str]:
     """Run a process in its own session; on timeout kill the whole group (a
     wrapper script's children included, so nothing keeps our pipes open)."""
@@ -103,6 +118,8 @@ def _run(argv: list[str], timeout: float, cwd: str | None = None) -> tuple[int, 
         )
     except OSError as exc:
         raise EngineError(f"trivy could not be started: {exc}", hint=INSTALL_HINT) from None
+    with _LIVE_LOCK:
+        _LIVE.add(proc)
     try:
         # The deadline covers the whole exchange: until trivy has exited AND its pipes are
         # closed. A child that inherited stdout and lingers keeps them open; it is killed
@@ -116,8 +133,10 @@ def _run(argv: list[str], timeout: float, cwd: str | None = None) -> tuple[int, 
             hint="set DRYDOCK_TRIVY_TIMEOUT to a larger number of seconds, or check that trivy runs offline",
         ) from None
     finally:
-        if proc.returncode is not None:
-            _kill_group(proc, quiet=True)  # nothing trivy started may outlive the exchange
+        with _LIVE_LOCK:
+            _LIVE.discard(proc)
+        # Nothing trivy started may outlive the exchange, nor trivy itself when Ctrl-C cut it short.
+        _kill_group(proc, quiet=True)
     return proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
 
 
