@@ -323,15 +323,14 @@ def _bytes(size: int | str) -> int:
 
 
 def stop_work() -> None:
-    """For a caller about to exit after an interruption: kill the Trivy scans still running (they
-    run in their own session, so Ctrl-C does not reach them, and exit would wait for them) and
-    make jsii's exit hook quiet (Ctrl-C killed its Node too)."""
+    """For a caller about to exit after an interruption: kill the trivy and helm processes still
+    running (each in its own session, so Ctrl-C does not reach them, and exit would wait for
+    them) and make jsii's exit hook quiet (Ctrl-C killed its Node too)."""
     import sys
 
-    if "generator.gate.engines.trivy" in sys.modules:
-        from .gate.engines.trivy import stop_running
+    from .children import stop_all
 
-        stop_running()
+    stop_all()
     if "jsii" in sys.modules:
         from .cdk8s_runtime import quiet_exit_hook
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
+from .children import stop_all
 from .errors import InputError
 from .gate import GateContext
 from .core import Report, Severity
@@ -271,8 +272,7 @@ def gate_envs(root: Path, docs: dict, contexts: dict, platform: Platform | None,
             gated = expand_addons(root, docs, platform, opts, progress)
         except BaseException:
             if early:  # a failed expansion ends the run: its early Trivy scan must not hold the exit
-                from .gate.engines.trivy import stop_running
-                stop_running()
+                stop_all()
             raise
         timings["helm"] = timings.get("helm", 0.0) + time.perf_counter() - started
     run = run_engines(gated, recording, opts.engines, progress, timings, shard, early)

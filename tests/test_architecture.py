@@ -18,7 +18,7 @@ PKG = Path(__file__).resolve().parents[1] / "generator"
 LAYERS: list[tuple[str, int]] = [
     # 0: shared vocabulary, no drydock imports but each other
     ("core", 0), ("errors", 0), ("exitcodes", 0), ("callmodule", 0), ("lazy", 0), ("cdk8s_runtime", 0), ("k8snames", 0),
-    ("credentials", 0),
+    ("credentials", 0), ("children", 0),
     # 1: reading and writing files, the input model
     ("yamlio", 1), ("writer", 1), ("model", 1),
     ("platform.rules", 1),  # rule declarations (data + core): input checks in model/ declare rules too

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -241,6 +242,29 @@ def test_helm_that_hangs_is_killed_with_its_children_and_is_exit_2(tmp_path):
     child = int(marker.read_text())
     status = Path(f"/proc/{child}/status")
     assert not status.exists() or "State:\tZ" in status.read_text()  # killed with helm's process group
+
+
+def test_a_failed_expansion_ends_the_others_still_running(tmp_path):
+    """helm runs in a session of its own, in a pool of threads: when one template fails (or
+    Ctrl-C arrives), the others are killed, not awaited (the slow one here would finish in 5 s)."""
+    pid_file, finished = tmp_path / "hanging.pid", tmp_path / "finished"
+    fake = tmp_path / "helm"
+    fake.write_text("#!/bin/sh\n"
+                    'if [ "$1" = version ]; then echo v9.9.9; exit 0; fi\n'
+                    # the broken chart fails once the other helm runs, so that one is in flight
+                    f'case "$*" in *metrics-server*) while [ ! -s {pid_file} ]; do sleep 0.05; done\n'
+                    '  echo "Error: broken chart" >&2; exit 1;; esac\n'
+                    f"echo $$ > {pid_file}\nsleep 5\ntouch {finished}\n")
+    fake.chmod(0o755)
+    hanging = application("sealed-secrets", "2.16.2", "https://bitnami-labs.github.io/sealed-secrets", {}, name="t-ss")
+    e = Expander(CHARTS, None, helm=str(fake), timeout=600, use_memo=False)
+    with pytest.raises(InputError, match="broken chart"):
+        expand_applications([metrics_server({}), hanging], CHARTS, expander=e)
+    pid = int(pid_file.read_text())
+    status = Path(f"/proc/{pid}/status")
+    assert not status.exists() or "State:\tZ" in status.read_text()
+    time.sleep(0.2)
+    assert not finished.exists()  # killed, not awaited
 
 
 def test_charts_pull_fills_and_indexes_the_folder_then_list_is_clean(repo_copy, tmp_path):

@@ -25,9 +25,13 @@ def platform():
     return load_project(REPO)
 
 
-def test_a_worker_renders_exactly_what_this_process_renders(platform):
+def test_a_worker_renders_exactly_what_this_process_renders(platform, monkeypatch, tmp_path):
+    # jsii unpacks its 2 MB runtime into TMPDIR and removes it only when its Node is stopped: a
+    # worker that skipped that left one folder per env render behind, every run.
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
     names = list(platform.environments)
     by_worker = render_envs(platform, names, workers=True)
+    assert list(tmp_path.iterdir()) == []
     assert list(by_worker) == names
     for env in names:
         here = render_env(platform, env)
@@ -35,14 +39,6 @@ def test_a_worker_renders_exactly_what_this_process_renders(platform):
         assert [(f.path, f.text) for f in there.files] == [(f.path, f.text) for f in here.files]
         assert [(f.obj, f.source, f.field_sources) for f in there.files] == \
                [(f.obj, f.source, f.field_sources) for f in here.files]
-
-
-def test_a_worker_leaves_nothing_in_tmpdir(platform, monkeypatch, tmp_path):
-    """jsii unpacks its 2 MB runtime into TMPDIR and removes it only when its Node is stopped:
-    a worker that skipped that left one folder per env render behind, every run."""
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
-    render_in_worker(platform, "dev")
-    assert list(tmp_path.iterdir()) == []
 
 
 def test_an_input_error_in_a_worker_keeps_its_file_and_line(platform):

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from generator.children import stop_all
 from generator.errors import EngineError
 from generator.gate import GateContext
 from generator.gate.engines import trivy as trivy_mod
@@ -315,7 +316,7 @@ def _gone(pid: int) -> bool:
     return False
 
 
-def test_stop_running_ends_a_scan_in_flight(monkeypatch, tmp_path):
+def test_stop_all_ends_a_scan_in_flight(monkeypatch, tmp_path):
     """A run that fails or is interrupted elsewhere (helm failed beside an early scan) ends the
     scans still running instead of waiting for them (each runs in a session of its own)."""
     import threading
@@ -327,7 +328,7 @@ def test_stop_running_ends_a_scan_in_flight(monkeypatch, tmp_path):
     scan = threading.Thread(target=lambda: errors.append(pytest.raises(EngineError, TrivyGate().run, [DOC], ctx())))
     scan.start()
     _wait_for(pid_file)
-    trivy_mod.stop_running()
+    stop_all()
     scan.join(timeout=30)
     assert not scan.is_alive() and errors  # the scan answered (an engine error), not a pass
     assert _gone(int(pid_file.read_text()))

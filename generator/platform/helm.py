@@ -26,12 +26,11 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -39,6 +38,7 @@ from typing import Callable, Sequence
 import yaml
 
 from ..core import Document, SourceRef
+from ..children import kill_group, stop_all, tracked
 from ..errors import EngineError, InputError, Problem
 from .charts import FIX_MISSING_CHART, ChartFolder, ChartRef, folder_digest
 from .cluster import applied_by_argocd, builtin_api_versions, crd_api_versions, crd_scopes, with_namespace
@@ -292,12 +292,16 @@ class Expander:
             raise EngineError(f"cannot run helm ({self.helm}): {e.strerror}",
                               hint="run `python scripts/provision_helm.py` or set DRYDOCK_HELM") from None
         try:
-            out, err = proc.communicate(timeout=self.timeout)
+            with tracked(proc):  # children.stop_all() ends it when the run is interrupted or fails elsewhere
+                out, err = proc.communicate(timeout=self.timeout)
         except subprocess.TimeoutExpired:
             _kill_group(proc)
             what = f"helm template of {src.ref.display()} for Application {src.app_name}" if src else f"helm {cmd[1]}"
             raise EngineError(Problem(f"{what} did not finish in {self.timeout:.0f} s", *_where(src),
                                       hint="a chart that loops or waits on the network; check the chart folder")) from None
+        except BaseException:  # Ctrl-C: helm runs in its own session and did not get it
+            _kill_group(proc)
+            raise
         if proc.returncode != 0 and cmd[1] == "version":
             raise EngineError(f"`helm version` failed: {' '.join(err.split())[:300]}",
                               hint="run `python scripts/provision_helm.py` or set DRYDOCK_HELM to a working helm")
@@ -438,10 +442,7 @@ def _where(src: HelmSource | None) -> tuple[str | None, int | None]:
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    kill_group(proc)
     proc.communicate()
 
 
@@ -538,5 +539,12 @@ def _expand_all(expander: Expander, sources: Sequence[HelmSource], apis: Sequenc
     if workers == 1:
         return [expander.expand(s, apis).rows for s in sources]
     with ThreadPoolExecutor(workers) as pool:
-        return [e.rows for e in pool.map(lambda s: expander.expand(s, apis), sources)]
+        futures = [pool.submit(expander.expand, s, apis) for s in sources]
+        try:
+            return [f.result().rows for f in futures]
+        except BaseException:  # one failed or Ctrl-C: the queued templates are not run, the running ones end
+            pool.shutdown(wait=False, cancel_futures=True)
+            while not wait(futures, timeout=0.05).not_done.isdisjoint(futures):
+                stop_all()  # again: a thread may have started its helm after the last call
+            raise
 

@@ -30,17 +30,16 @@ import math
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
 import yaml
 
+from ...children import kill_group, tracked
 from ...errors import EngineError
 from ..cache import MacStore, ResultCache, digest_key
 from ...core import Document, Finding, Severity
@@ -89,20 +88,6 @@ def _clean_env() -> dict:
     return {k: v for k, v in os.environ.items() if not k.upper().startswith("TRIVY_")}
 
 
-# trivy runs in its own session, so Ctrl-C does not reach it; stop_running() ends what is live.
-_LIVE: set[subprocess.Popen] = set()
-_LIVE_LOCK = threading.Lock()
-
-
-def stop_running() -> None:
-    """Kill every trivy exchange still running (the run was interrupted or failed elsewhere):
-    their threads then end at once instead of holding the exit until each scan is done."""
-    with _LIVE_LOCK:
-        live = list(_LIVE)
-    for proc in live:
-        _kill_group(proc, quiet=True)
-
-
 def _run(argv: list[str], timeout: float, cwd: str | None = None) -> tuple[int, str, str]:
     """Run a process in its own session; on timeout kill the whole group (a
     wrapper script's children included, so nothing keeps our pipes open)."""
@@ -118,37 +103,23 @@ def _run(argv: list[str], timeout: float, cwd: str | None = None) -> tuple[int, 
         )
     except OSError as exc:
         raise EngineError(f"trivy could not be started: {exc}", hint=INSTALL_HINT) from None
-    with _LIVE_LOCK:
-        _LIVE.add(proc)
-    try:
-        # The deadline covers the whole exchange: until trivy has exited AND its pipes are
-        # closed. A child that inherited stdout and lingers keeps them open; it is killed
-        # with the group at the deadline.
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc)
-        proc.communicate()
-        raise EngineError(
-            f"trivy timed out after {timeout:g} s (the whole exchange; its process group was killed)",
-            hint="set DRYDOCK_TRIVY_TIMEOUT to a larger number of seconds, or check that trivy runs offline",
-        ) from None
-    finally:
-        with _LIVE_LOCK:
-            _LIVE.discard(proc)
-        # Nothing trivy started may outlive the exchange, nor trivy itself when Ctrl-C cut it short.
-        _kill_group(proc, quiet=True)
+    with tracked(proc):  # children.stop_all() ends it when the run is interrupted or fails elsewhere
+        try:
+            # The deadline covers the whole exchange: until trivy has exited AND its pipes are
+            # closed. A child that inherited stdout and lingers keeps them open; it is killed
+            # with the group at the deadline.
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_group(proc)
+            proc.communicate()
+            raise EngineError(
+                f"trivy timed out after {timeout:g} s (the whole exchange; its process group was killed)",
+                hint="set DRYDOCK_TRIVY_TIMEOUT to a larger number of seconds, or check that trivy runs offline",
+            ) from None
+        finally:
+            # Nothing trivy started may outlive the exchange, nor trivy itself when Ctrl-C cut it short.
+            kill_group(proc)
     return proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
-
-
-def _kill_group(proc: subprocess.Popen, quiet: bool = False) -> None:
-    try:
-        if os.name == "posix":
-            os.killpg(proc.pid, signal.SIGKILL)
-        else:  # pragma: no cover
-            proc.kill()
-    except (ProcessLookupError, PermissionError):
-        if not quiet:
-            proc.kill()
 
 
 @functools.lru_cache(maxsize=8)

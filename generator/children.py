@@ -1,0 +1,47 @@
+"""The external processes a run has in flight (trivy, helm), so an interrupted or failed run can
+end them instead of waiting for them.
+
+Both run in a session of their own (a wrapper's children are killed with the group at a
+deadline), so a terminal's Ctrl-C never reaches them, and each runs in a worker thread that
+interpreter exit would wait for. `stop_all()` kills every live group: the threads' exchanges
+then end at once (as engine errors nobody reads) and the exit is not held.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+_LIVE: set[subprocess.Popen] = set()
+_LOCK = threading.Lock()
+
+
+@contextmanager
+def tracked(proc: subprocess.Popen) -> Iterator[subprocess.Popen]:
+    """Register `proc` while the caller talks to it."""
+    with _LOCK:
+        _LIVE.add(proc)
+    try:
+        yield proc
+    finally:
+        with _LOCK:
+            _LIVE.discard(proc)
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL the process group `proc` leads (it was started with start_new_session=True)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def stop_all() -> None:
+    """Kill every process group still in flight."""
+    with _LOCK:
+        live = list(_LIVE)
+    for proc in live:
+        kill_group(proc)
