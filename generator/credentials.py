@@ -28,9 +28,9 @@ from dataclasses import dataclass
 
 # -- key names ---------------------------------------------------------------------------
 # Broad: any key containing one of these (the diff hides rather than shows).
-_BROAD_KEY = re.compile(r"pass|pwd|secret|token|key|credential|creds?(?:$|[^a-z])|auth|private|dsn|salt|cookie", re.I)
+_BROAD_KEY = re.compile(r"pass|pwd|(?:^|[^a-z])pw(?:$|[^a-z])|secret|token|key|credential|creds?(?:$|[^a-z])|auth|private|dsn|salt|cookie", re.I)
 # Words that make a key a credential in inputs (a finding must not cry wolf).
-_SECRET_WORDS = frozenset({"password", "passwd", "pwd", "pass", "passphrase", "secret", "secrets", "token", "tokens",
+_SECRET_WORDS = frozenset({"password", "passwd", "pwd", "pw", "pass", "passphrase", "secret", "secrets", "token", "tokens",
                            "credential", "credentials", "creds", "apikey", "privatekey", "dsn"})
 # A last word that says the key is *about* a credential, not the credential itself.
 _META_WORDS = frozenset({"name", "names", "ref", "refs", "path", "paths", "file", "files", "dir", "id", "ids",
@@ -83,7 +83,7 @@ _URL = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://(?P<userinfo>[^\s'\"<>]*)@")
 # redaction also hides a password holding a single quote (more hidden beats one shown)
 _URL_QUOTE = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://(?P<userinfo>[^\s\"<>]*)@")
 _PARAM = re.compile(
-    r"(?i)(?:^|(?<=[?&;\s,{(]))(?:[a-z0-9_.-]*?[_.-])?"
+    r"(?i)(?:^|(?<=[?&;\s,{(=]))(?:[a-z0-9_.-]*?[_.-])?"
     r"(?:password|passwd|pwd|pass|passphrase|secret|client_secret|token|access_token|auth_token|"
     r"refresh_token|api_key|apikey|access_key|secret_key|private_key|sig|signature|credentials?)"
     r"\s*=\s*(?P<value>'[^']*'|\"[^\"]*\"|[^&;\s#,)}]+)")
@@ -100,11 +100,24 @@ _USER_FLAG = re.compile(r"(?:^|(?<=\s))(?:-u|--user|--proxy-user)(?:\s+|=)[^\s:'
 # that take a password by a short flag: `mysql -pS3cret` (attached), `redis-cli -a`, `sshpass -p`,
 # `mongosh -p`. A flag's value never starts with '-' (that is the next flag).
 _SHELL_VALUE = r"(?P<value>'[^']*'|\"[^\"]*\"|[^\s'\";&|)`]+)"
-_ASSIGN = re.compile(r"(?:^|(?<=[\s;&|(`'\"]))(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)=" + _SHELL_VALUE)
+_ASSIGN = re.compile(r"(?:^|(?<=[\s;&|(`='\"]))(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)=" + _SHELL_VALUE)
 _LONG_FLAG = re.compile(r"(?:^|(?<=\s))-{1,2}(?P<name>[A-Za-z][A-Za-z0-9_.-]*)[ \t]+(?=[^\s-])" + _SHELL_VALUE)
 _TOOL_FLAG = re.compile(r"(?:^|(?<=[\s;&|(`/'\"]))(?:(?:mysql[a-z]*|mariadb[a-z-]*)(?=\s)[^\n;&|]*?\s-p(?=\S)"
                         r"|(?:redis-cli(?=\s)[^\n;&|]*?\s-a|sshpass(?=\s)[^\n;&|]*?\s-p"
                         r"|mongo[a-z]*(?=\s)[^\n;&|]*?\s-p)[ \t]+(?=[^\s-]))" + _SHELL_VALUE)
+# `key: value` on one line (a header, a flow mapping, a log-style string) whose key is a credential,
+# with an optional auth scheme: `X-Api-Key: ...`, `Authorization: token ...`, `smtp_password: ...`
+_COLON = re.compile(r"(?:^|(?<=[\s,{(;='\"]))(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)[ \t]*:[ \t]+"
+                    r"(?:(?:token|bearer|basic|digest|apikey)[ \t]+)?(?=[^\s|>])" + _SHELL_VALUE.replace(";&|)`", ";&|)`,}"))
+_AUTH_HEADERS = ("authorization", "proxy-authorization")
+_NOT_SECRETS = frozenset({"", "true", "false", "yes", "no", "on", "off", "none", "null", "required", "optional",
+                          "enabled", "disabled"})
+# a secret piped into a command that reads it from stdin (`echo $X | docker login --password-stdin`),
+# and htpasswd's batch mode (`htpasswd -b FILE USER PASSWORD`)
+_STDIN_SECRET = re.compile(r"(?:^|(?<=[\s;&(`]))(?:echo|printf)(?:[ \t]+-[a-z]+)*[ \t]+" + _SHELL_VALUE +
+                           r"[ \t]*\|[^|\n]*--password-stdin")
+_HTPASSWD = re.compile(r"(?:^|(?<=[\s;&(`/]))htpasswd[ \t]+-[a-zA-Z]*b[a-zA-Z]*(?:[ \t]+-[a-zA-Z]+)*[ \t]+\S+[ \t]+\S+[ \t]+"
+                       + _SHELL_VALUE)
 # a URL password holding a space (not legal in a URL, but written so in config strings): up to the
 # last '@' on the line that a host follows
 _URL_SPACED = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s:/?#@'\"<>]*:(?P<pw>(?:(?!://)[^\n'\"<>])*\s(?:(?!://)[^\n'\"<>])*)"
@@ -183,7 +196,12 @@ def _shell_spans(text: str) -> list[Span]:
     for rx in (_ASSIGN, _LONG_FLAG):
         spans += [Span(m.start("value"), m.end("value"), "parameter")
                   for m in rx.finditer(text) if loose_secret_key(m.group("name"))]
-    spans += [Span(m.start("value"), m.end("value"), "parameter") for m in _TOOL_FLAG.finditer(text)]
+    # `key: value` reads like prose more often (`auth: enabled`): the stricter key test, no flag words
+    spans += [Span(m.start("value"), m.end("value"), "parameter") for m in _COLON.finditer(text)
+              if (secret_key(m.group("name")) or m.group("name").lower() in _AUTH_HEADERS)
+              and m.group("value").strip("'\"").lower() not in _NOT_SECRETS]
+    spans += [Span(m.start("value"), m.end("value"), "parameter")
+              for rx in (_TOOL_FLAG, _STDIN_SECRET, _HTPASSWD) for m in rx.finditer(text)]
     return spans
 
 

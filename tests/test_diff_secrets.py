@@ -99,7 +99,10 @@ def planted(draw) -> tuple[str, dict]:
         v = "S" + draw(_text(ALNUM + "@/!%*+_.:#=?~^", 6, 24)) + "s"
         line = draw(st.sampled_from([f"mysql -h db -u app -p{v} shop", f"{_key(word, draw).upper()}={v} ./run.sh",
                                      f"app --{_key(word, draw).lower()} {v} --port 8080", f"redis-cli -a {v} ping",
-                                     f"sshpass -p {v} ssh backup@host", f"mongodump -u admin -p {v} --out /b"]))
+                                     f"sshpass -p {v} ssh backup@host", f"mongodump -u admin -p {v} --out /b",
+                                     f"echo {v} | docker login -u ci --password-stdin", f"htpasswd -b f admin {v}",
+                                     f"kubectl create secret generic x --from-literal={_key(word, draw).lower()}={v}",
+                                     f"curl -H 'Authorization: token {v}' https://api.example.com"]))
         return v, _deploy("d", args=["sh", "-c", f"set -e; {line}"])
     if place == "url":
         pw = "P" + draw(_text(URL_PW, 6, 24)) + "w"
@@ -244,6 +247,13 @@ HELD_OUT = {
     "sshpass-p": _deploy("d", args=["-c", f"sshpass -p {HIDDEN} scp x backup@host:/"]),
     "mongosh-p": _deploy("d", args=["-c", f"mongosh --host db -u admin -p {HIDDEN} --eval 1"]),
     "url-password-with-space": _cm("c", {"url": f"postgres://u:pa {HIDDEN}@db.example.com/shop"}),
+    "piped-to-password-stdin": _deploy("d", args=["-c", f"echo '{HIDDEN}' | docker login -u ci --password-stdin reg"]),
+    "htpasswd-batch": _deploy("d", args=["-c", f"htpasswd -bc /etc/nginx/.htpasswd admin {HIDDEN}"]),
+    "from-literal": _deploy("d", args=["-c", f"kubectl create secret generic db --from-literal=password={HIDDEN}"]),
+    "api-key-header": _deploy("d", args=["-c", f"curl -H 'X-Api-Key: {HIDDEN}' https://api.example.com"]),
+    "authorization-token-scheme": _deploy("d", args=[f"--header=Authorization: token {HIDDEN}"]),
+    "colon-pair-on-one-line": _deploy("d", annotations={"example.com/note": f"smtp_password: {HIDDEN}"}),
+    "pw-suffix": _deploy("d", args=["-c", f"LDAP_BIND_PW={HIDDEN} ./sync"]),
     "crd-spec-named-key": {"apiVersion": "x.io/v1", "kind": "Db", "metadata": {"name": "c"}, "spec": {"stripeKey": HIDDEN}},
 }
 
@@ -269,6 +279,8 @@ def test_a_uid_gid_pair_after_dash_u_is_not_a_password():
     "mysql -h db -u app shop", "mysql -p", "docker run -p 8080:80 img", "app --port 8080", "PATH=/usr/bin:/bin",
     "app --token-file /var/run/secrets/token", "redis-cli ping", "LOG_LEVEL=debug app --key-id 42",
     "helm upgrade --set image.tag=1.2 x", "pass the token to the vault", "https://a.example.com/x@y",
+    "echo hello | grep h", "htpasswd -c /etc/nginx/.htpasswd admin", "auth: enabled", "Authorization: required",
+    "Content-Type: application/json", "Note: password rotation happens monthly", "password: true",
 ])
 def test_commands_without_a_credential_keep_every_word(command):
     """Redaction reads shell strings for passwords, not every flag or assignment."""
