@@ -24,6 +24,7 @@ import tempfile
 from types import MappingProxyType
 from typing import Callable, Sequence
 
+from .cdk8s_runtime import stop_node
 from .errors import DrydockError, EngineError
 from .model.types import Platform
 from .render import RenderedEnv, render_env
@@ -145,7 +146,7 @@ def _work(send, platform_bytes: bytes, env: str, environ: dict[str, str], cwd: s
     from .render_cache import encode
 
     try:
-        status, body = _OK, encode(render_env(pickle.loads(platform_bytes), env, synthesized=_stop_node))
+        status, body = _OK, encode(render_env(pickle.loads(platform_bytes), env, synthesized=stop_node))
     except DrydockError as exc:
         status, body = _FAILED, pickle.dumps((type(exc), exc.problems))
     except BaseException as exc:  # noqa: BLE001  (a bug: reported by the parent as an engine error)
@@ -155,15 +156,7 @@ def _work(send, platform_bytes: bytes, env: str, environ: dict[str, str], cwd: s
         send.send_bytes(body)
     finally:
         send.close()
-        _stop_node()
-
-
-def _stop_node() -> None:
-    """Let jsii's Node exit now: its atexit hook, which also removes jsii's runtime folder,
-    does not run in a multiprocessing worker."""
-    from .cdk8s_runtime import stop_node
-
-    stop_node()
+        stop_node()  # its atexit hook (Node's exit, jsii's runtime folder) does not run in a worker
 
 
 def _context():
