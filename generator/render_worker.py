@@ -135,9 +135,10 @@ def _run_worker(platform: Platform, env: str) -> bytes:
 
 def _work(send, platform_bytes: bytes, env: str, environ: dict[str, str], cwd: str, ignores_ctrl_c: bool = False) -> None:
     """The worker: render, send two messages (status, body), stop Node, exit."""
-    # Ctrl-C ends the worker quietly and the parent reports the interruption; unless the parent
-    # ignores Ctrl-C, then so does its worker (the fork server ignores it for its own sake).
-    signal.signal(signal.SIGINT, signal.SIG_IGN if ignores_ctrl_c else signal.SIG_DFL)
+    # Ctrl-C ends the worker (after jsii's Node and runtime folder) and the parent reports the
+    # interruption; unless the parent ignores Ctrl-C, then so does its worker (the fork server
+    # ignores it for its own sake).
+    signal.signal(signal.SIGINT, signal.SIG_IGN if ignores_ctrl_c else _die_of_ctrl_c)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.environ.clear()
     os.environ.update(environ)  # JSII_NODE, NODE_OPTIONS, TMPDIR, ... as the caller has them now
@@ -157,6 +158,12 @@ def _work(send, platform_bytes: bytes, env: str, environ: dict[str, str], cwd: s
     finally:
         send.close()
         stop_node()  # its atexit hook (Node's exit, jsii's runtime folder) does not run in a worker
+
+
+def _die_of_ctrl_c(signum, frame) -> None:
+    stop_node()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)  # the parent reads "killed by SIGINT" as an interruption
 
 
 def _context():

@@ -82,11 +82,13 @@ def test_a_worker_that_crashes_is_an_engine_error(how, says):
     assert exc.value.problems[0].hint
 
 
-def test_ctrl_c_that_ends_a_worker_is_an_interruption_not_an_engine_error():
+def test_ctrl_c_that_ends_a_worker_is_an_interruption_not_an_engine_error(monkeypatch, tmp_path):
     """Ctrl-C reaches the whole process group; whichever process sees it first, the run ends as
-    interrupted (exit 130), not as a broken engine (exit 2)."""
+    interrupted (exit 130), not as a broken engine (exit 2), and the worker leaves nothing behind."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
     with pytest.raises(KeyboardInterrupt):
         render_in_worker(Crash("sigint"), "dev")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_worker_ignores_ctrl_c_when_its_parent_does():
