@@ -330,7 +330,7 @@ def stop_work() -> None:
 
     from .children import stop_all
 
-    stop_all()
+    stop_all(final=True)
     if "jsii" in sys.modules:
         from .cdk8s_runtime import quiet_exit_hook
 

@@ -17,13 +17,17 @@ from typing import Iterator
 
 _LIVE: set[subprocess.Popen] = set()
 _LOCK = threading.Lock()
+_closed = False  # stop_all(final=True) was called: this process is on its way out
 
 
 @contextmanager
 def tracked(proc: subprocess.Popen) -> Iterator[subprocess.Popen]:
-    """Register `proc` while the caller talks to it."""
+    """Register `proc` while the caller talks to it (killed at once if the process is closing:
+    a thread that started it just after stop_all must not hold the exit either)."""
     with _LOCK:
         _LIVE.add(proc)
+        if _closed:
+            kill_group(proc)
     try:
         yield proc
     finally:
@@ -39,9 +43,12 @@ def kill_group(proc: subprocess.Popen) -> None:
         pass
 
 
-def stop_all() -> None:
-    """Kill every process group still in flight."""
+def stop_all(final: bool = False) -> None:
+    """Kill every process group still in flight; `final` (the process is about to exit): also
+    every one started from now on."""
+    global _closed
     with _LOCK:
+        _closed = _closed or final
         live = list(_LIVE)
     for proc in live:
         kill_group(proc)
