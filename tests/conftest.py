@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,9 +32,27 @@ def _scratch_in_memory() -> None:
         st = os.statvfs("/dev/shm")
     except OSError:
         return
-    if os.access("/dev/shm", os.W_OK) and st.f_bavail * st.f_frsize >= 4 << 30:
-        os.environ["TMPDIR"] = "/dev/shm"
-        tempfile.tempdir = None  # gettempdir() may already have cached the default
+    if not (os.access("/dev/shm", os.W_OK) and st.f_bavail * st.f_frsize >= 4 << 30):
+        return
+    scratch = Path("/dev/shm") / f"drydock-tests-{os.getuid()}"
+    try:
+        scratch.mkdir(mode=0o700, exist_ok=True)
+        info = scratch.lstat()
+    except OSError:
+        return
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        return  # not ours (or a link): stay on disk
+    # tmpfs is memory: what the crash trials' killed processes left in earlier sessions goes
+    # (an hour old, so a session running beside this one keeps its files; pytest's own
+    # folders keep their retention)
+    for entry in scratch.iterdir():
+        try:
+            if not entry.name.startswith("pytest-of-") and entry.lstat().st_mtime < time.time() - 3600:
+                shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+        except OSError:
+            pass
+    os.environ["TMPDIR"] = str(scratch)
+    tempfile.tempdir = None  # gettempdir() may already have cached the default
 
 
 _scratch_in_memory()
