@@ -43,6 +43,21 @@ def kill_group(proc: subprocess.Popen) -> None:
         pass
 
 
+def exchange(proc: subprocess.Popen, timeout: float):
+    """`proc.communicate(timeout)` for a process started with start_new_session=True: tracked
+    while it runs, and its group killed however the exchange ends (answered, timed out, Ctrl-C),
+    so nothing it started outlives it. A timeout raises TimeoutExpired once the group is dead."""
+    with tracked(proc):
+        try:
+            return proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_group(proc)
+            proc.communicate()  # reaps it; the pipes close with the group
+            raise
+        finally:
+            kill_group(proc)
+
+
 def stop_all(final: bool = False) -> None:
     """Kill every process group still in flight; `final` (the process is about to exit): also
     every one started from now on."""

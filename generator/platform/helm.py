@@ -38,7 +38,7 @@ from typing import Callable, Sequence
 import yaml
 
 from ..core import Document, SourceRef
-from ..children import kill_group, stop_all, tracked
+from ..children import exchange, stop_all
 from ..errors import EngineError, InputError, Problem
 from .charts import FIX_MISSING_CHART, ChartFolder, ChartRef, folder_digest
 from .cluster import applied_by_argocd, builtin_api_versions, crd_api_versions, crd_scopes, with_namespace
@@ -292,16 +292,11 @@ class Expander:
             raise EngineError(f"cannot run helm ({self.helm}): {e.strerror}",
                               hint="run `python scripts/provision_helm.py` or set DRYDOCK_HELM") from None
         try:
-            with tracked(proc):  # children.stop_all() ends it when the run is interrupted or fails elsewhere
-                out, err = proc.communicate(timeout=self.timeout)
+            out, err = exchange(proc, self.timeout)  # Ctrl-C or a failure elsewhere kills it too (children.py)
         except subprocess.TimeoutExpired:
-            _kill_group(proc)
             what = f"helm template of {src.ref.display()} for Application {src.app_name}" if src else f"helm {cmd[1]}"
             raise EngineError(Problem(f"{what} did not finish in {self.timeout:.0f} s", *_where(src),
                                       hint="a chart that loops or waits on the network; check the chart folder")) from None
-        except BaseException:  # Ctrl-C: helm runs in its own session and did not get it
-            _kill_group(proc)
-            raise
         if proc.returncode != 0 and cmd[1] == "version":
             raise EngineError(f"`helm version` failed: {' '.join(err.split())[:300]}",
                               hint="run `python scripts/provision_helm.py` or set DRYDOCK_HELM to a working helm")
@@ -439,11 +434,6 @@ def _where(src: HelmSource | None) -> tuple[str | None, int | None]:
     if src.app.source and src.app.source.file.startswith("environments/"):
         return src.app.source.file, src.app.source.line
     return src.app.file, src.app.line
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    kill_group(proc)
-    proc.communicate()
 
 
 def _redact(text: str, src: HelmSource) -> str:

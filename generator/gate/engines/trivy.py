@@ -39,7 +39,7 @@ from typing import Sequence
 
 import yaml
 
-from ...children import kill_group, tracked
+from ...children import exchange
 from ...errors import EngineError
 from ..cache import MacStore, ResultCache, digest_key
 from ...core import Document, Finding, Severity
@@ -103,22 +103,16 @@ def _run(argv: list[str], timeout: float, cwd: str | None = None) -> tuple[int, 
         )
     except OSError as exc:
         raise EngineError(f"trivy could not be started: {exc}", hint=INSTALL_HINT) from None
-    with tracked(proc):  # children.stop_all() ends it when the run is interrupted or fails elsewhere
-        try:
-            # The deadline covers the whole exchange: until trivy has exited AND its pipes are
-            # closed. A child that inherited stdout and lingers keeps them open; it is killed
-            # with the group at the deadline.
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            kill_group(proc)
-            proc.communicate()
-            raise EngineError(
-                f"trivy timed out after {timeout:g} s (the whole exchange; its process group was killed)",
-                hint="set DRYDOCK_TRIVY_TIMEOUT to a larger number of seconds, or check that trivy runs offline",
-            ) from None
-        finally:
-            # Nothing trivy started may outlive the exchange, nor trivy itself when Ctrl-C cut it short.
-            kill_group(proc)
+    try:
+        # The deadline covers the whole exchange: until trivy has exited AND its pipes are
+        # closed. A child that inherited stdout and lingers keeps them open; it is killed
+        # with the group at the deadline.
+        out, err = exchange(proc, timeout)
+    except subprocess.TimeoutExpired:
+        raise EngineError(
+            f"trivy timed out after {timeout:g} s (the whole exchange; its process group was killed)",
+            hint="set DRYDOCK_TRIVY_TIMEOUT to a larger number of seconds, or check that trivy runs offline",
+        ) from None
     return proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
 
 
